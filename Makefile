@@ -1,0 +1,56 @@
+# The README's commands. `make run` and `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+FLASK  := $(BIN)/flask --app shopper
+PYTEST_ARGS ?=
+
+.PHONY: run dev test test-sqlite test-postgres bench lint clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Shopper needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[postgres]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(FLASK) db upgrade
+	$(FLASK) demo
+	$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - 'shopper:create_app()'
+
+dev: $(VENV)/.run-installed
+	$(FLASK) db upgrade
+	$(FLASK) demo
+	$(FLASK) run --debug --host $(HOST) --port $(PORT)
+
+# SQLite always; PostgreSQL too when SHOPPER_TEST_DATABASE_URL is set.
+test: test-sqlite test-postgres
+
+test-sqlite: $(VENV)/.test-installed
+	env -u SHOPPER_TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.test-installed
+	@if [ -n "$$SHOPPER_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL"; \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else echo "SHOPPER_TEST_DATABASE_URL is not set: PostgreSQL leg skipped"; fi
+
+bench: $(VENV)/.test-installed
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

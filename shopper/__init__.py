@@ -1,0 +1,60 @@
+"""Shopper: be-your-customer audits. create_app() assembles the application and does nothing else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """templates/, static/ and migrations/ sit inside an installed wheel, or beside the package in a checkout."""
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / name
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    from shopper import cli, errors, security
+    from shopper import models  # noqa: F401  (registers every model with the metadata)
+    from shopper.accounts import views as accounts_views
+    from shopper.database import configure_engine, render_migration_item
+    from shopper.extensions import csrf, db, login_manager, migrate
+    from shopper.instance import load_config
+    from shopper.orgs import views as orgs_views
+    from shopper.home import views as home_views
+
+    instance_path = os.environ.get("SHOPPER_INSTANCE_PATH") or str(PACKAGE_DIR.parent / "instance")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()),
+        instance_relative_config=True,
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
+    )
+    load_config(app, test_config)
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(resource_dir("migrations")),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(home_views.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(orgs_views.bp)
+    app.register_blueprint(orgs_views.org_bp)
+    cli.init_app(app)
+    return app

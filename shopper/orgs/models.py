@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shopper.accounts.models import User
+from shopper.extensions import db
+from shopper.timeutil import UTCDateTime, utcnow
+
+
+class OrgKind(StrEnum):
+    BUSINESS = "business"
+    CONSULTANCY = "consultancy"
+
+
+class Role(StrEnum):
+    """Roles in rising order of power; `at_least` compares them."""
+
+    AUDITOR = "auditor"
+    MANAGER = "manager"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= Role(other).rank
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+def _in(column: str, enum: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(member.value) for member in enum)})"
+
+
+class Organization(db.Model):
+    __tablename__ = "organization"
+    __table_args__ = (CheckConstraint(_in("kind", OrgKind), name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the URL name: /o/<slug>/...
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20), default=OrgKind.BUSINESS)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: brand fields used by the report
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    primary_color: Mapped[str | None] = mapped_column(String(7))
+    accent_color: Mapped[str | None] = mapped_column(String(7))
+    report_footer: Mapped[str | None] = mapped_column(String(200))
+    contact_line: Mapped[str | None] = mapped_column(String(200))
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="org", cascade="all, delete-orphan")
+    sites: Mapped[list[Site]] = relationship(back_populates="org", order_by="Site.name")
+
+    @property
+    def is_consultancy(self) -> bool:
+        return self.kind == OrgKind.CONSULTANCY
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.slug}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "org_id"),
+        CheckConstraint(_in("role", Role), name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    org: Mapped[Organization] = relationship(back_populates="memberships")
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class Site(db.Model):
+    """A location or branch of a business: where an audit happens."""
+
+    __tablename__ = "site"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(300))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    org: Mapped[Organization] = relationship(back_populates="sites")
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Invite(db.Model):
+    """A single-use link that makes its holder a member. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "invite"
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    #: optional: when set, only an account with this address may accept
+    email: Mapped[str | None] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    org: Mapped[Organization] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class ClientLink(db.Model):
+    """A consultancy serves a client business."""
+
+    __tablename__ = "client_link"
+    __table_args__ = (
+        UniqueConstraint("consultancy_id", "client_id"),
+        CheckConstraint("consultancy_id <> client_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultancy_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+
+import segno
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+
+from shopper.accounts import service as accounts
+from shopper.accounts.forms import NewMemberForm
+from shopper.extensions import db
+from shopper.mail import mail_enabled, send_mail
+from shopper.orgs import service
+from shopper.orgs.access import (
+    current_membership,
+    current_org,
+    get_or_404,
+    org_blueprint,
+    require_role,
+    scoped,
+)
+from shopper.orgs.forms import ConfirmForm, InviteForm, RoleForm, SiteForm
+from shopper.orgs.models import Invite, Membership, Role, Site
+from shopper.timeutil import utcnow
+
+bp = Blueprint("orgs_public", __name__)
+org_bp = org_blueprint("orgs", __name__)
+
+
+@bp.get("/orgs")
+@login_required
+def choose():
+    return render_template("orgs/choose.html", memberships=service.memberships_of(current_user))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str):
+    now = utcnow()
+    try:
+        invite = service.find_invite(token, now)
+    except service.OrgError as e:
+        return render_template("orgs/invite_invalid.html", message=str(e)), 404
+    form = NewMemberForm()
+    confirm = ConfirmForm()
+    if request.method == "POST":
+        if current_user.is_authenticated and confirm.validate_on_submit():
+            return _accept(invite, current_user, now)
+        if not current_user.is_authenticated and form.validate_on_submit():
+            if invite.email and form.email.data.lower() != invite.email:
+                form.email.errors.append(f"This invitation is for {invite.email}.")
+            else:
+                try:
+                    user = accounts.create_user(
+                        email=form.email.data,
+                        name=form.name.data,
+                        password=form.password.data,
+                        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+                    )
+                except accounts.EmailTaken:
+                    db.session.rollback()
+                    form.email.errors.append("You already have an account: sign in first, then open this link again.")
+                except accounts.AccountError as e:
+                    db.session.rollback()
+                    form.password.errors.append(str(e))
+                else:
+                    response = _accept(invite, user, now)
+                    login_user(user)
+                    return response
+    elif invite.email and not current_user.is_authenticated:
+        form.email.data = invite.email
+    status = 400 if form.errors else 200
+    return render_template("orgs/invite_accept.html", invite=invite, form=form, confirm=confirm), status
+
+
+def _accept(invite: Invite, user, now):
+    try:
+        membership = service.accept_invite(invite, user, now)
+    except service.OrgError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return render_template("orgs/invite_invalid.html", message=str(e)), e.status
+    flash(f"Welcome to {membership.org.name}.", "success")
+    return redirect(url_for("orgs.home", org_slug=membership.org.slug))
+
+
+@org_bp.get("/")
+def home():
+    sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
+    return render_template("orgs/home.html", sites=sites)
+
+
+# Team ---------------------------------------------------------------------------------------------------------
+
+
+def _team_page(status: int = 200, invite_link: str | None = None, invite_form: InviteForm | None = None):
+    org = current_org()
+    can_manage = current_membership().role_enum.at_least(Role.MANAGER)
+    return (
+        render_template(
+            "orgs/members.html",
+            members=service.members_of(org),
+            invites=service.pending_invites(org, utcnow()) if can_manage else [],
+            invite_form=invite_form or InviteForm(),
+            role_form=RoleForm(),
+            confirm=ConfirmForm(),
+            can_manage=can_manage,
+            invite_link=invite_link,
+            invite_qr=segno.make(invite_link, error="m").svg_inline(scale=5, title="Invitation link")
+            if invite_link
+            else None,
+        ),
+        status,
+    )
+
+
+@org_bp.get("/members")
+def members():
+    return _team_page()
+
+
+@org_bp.post("/members/<int:member_id>/role")
+@require_role(Role.MANAGER)
+def change_role(member_id: int):
+    member = get_or_404(Membership, member_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose one of the listed roles.", "error")
+        return _team_page(400)
+    try:
+        service.change_role(current_membership(), member, form.role.data)
+    except service.OrgError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return _team_page(e.status)
+    flash(f"{member.user.name} is now {member.role_enum.label.lower()}.", "success")
+    return redirect(url_for(".members"))
+
+
+@org_bp.post("/members/<int:member_id>/remove")
+@require_role(Role.MANAGER)
+def remove_member(member_id: int):
+    member = get_or_404(Membership, member_id)
+    if not ConfirmForm().validate_on_submit():
+        return _team_page(400)
+    name = member.user.name
+    try:
+        service.remove_member(current_membership(), member)
+    except service.OrgError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return _team_page(e.status)
+    flash(f"{name} is no longer a member.", "success")
+    return redirect(url_for(".members"))
+
+
+@org_bp.post("/invites")
+@require_role(Role.MANAGER)
+def create_invite():
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _team_page(400, invite_form=form)
+    try:
+        new = service.create_invite(
+            current_membership(),
+            role=form.role.data,
+            email=form.email.data or None,
+            now=utcnow(),
+            lifetime=timedelta(days=current_app.config["INVITE_LIFETIME_DAYS"]),
+        )
+    except service.OrgError as e:
+        flash(str(e), "error")
+        return _team_page(e.status, invite_form=form)
+    link = url_for("orgs_public.accept_invite", token=new.token, _external=True)
+    if new.invite.email and mail_enabled():
+        try:
+            send_mail(
+                new.invite.email,
+                f"Join {current_org().name} on Shopper",
+                f"{current_user.name} invites you to {current_org().name} on Shopper as "
+                f"{new.invite.role}.\n\nOpen this link to accept (it works once, for "
+                f"{current_app.config['INVITE_LIFETIME_DAYS']} days):\n{link}\n",
+            )
+            flash(f"Invitation sent to {new.invite.email}.", "success")
+        except (OSError, smtplib.SMTPException):
+            current_app.logger.exception("invite mail failed")
+            flash("The email could not be sent. Share the link below instead.", "error")
+    return _team_page(201, invite_link=link)
+
+
+@org_bp.post("/invites/<int:invite_id>/revoke")
+@require_role(Role.MANAGER)
+def revoke_invite(invite_id: int):
+    invite = get_or_404(Invite, invite_id)
+    if not ConfirmForm().validate_on_submit():
+        return _team_page(400)
+    try:
+        service.revoke_invite(current_membership(), invite, utcnow())
+    except service.OrgError as e:
+        flash(str(e), "error")
+        return _team_page(e.status)
+    flash("Invitation withdrawn: its link no longer works.", "success")
+    return redirect(url_for(".members"))
+
+
+# Sites --------------------------------------------------------------------------------------------------------
+
+
+def _sites_page(form: SiteForm, status: int = 200):
+    all_sites = db.session.scalars(scoped(Site).order_by(Site.archived_at.is_not(None), Site.name)).all()
+    return render_template("orgs/sites.html", sites=all_sites, form=form, confirm=ConfirmForm()), status
+
+
+@org_bp.get("/sites")
+def sites():
+    return _sites_page(SiteForm())
+
+
+@org_bp.post("/sites")
+@require_role(Role.MANAGER)
+def add_site():
+    form = SiteForm()
+    if not form.validate_on_submit():
+        return _sites_page(form, 400)
+    try:
+        site = service.add_site(current_org(), name=form.name.data, address=form.address.data)
+    except service.OrgError as e:
+        db.session.rollback()
+        form.name.errors.append(str(e))
+        return _sites_page(form, e.status)
+    flash(f"Site {site.name!r} added.", "success")
+    return redirect(url_for(".sites"))
+
+
+@org_bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
+@require_role(Role.MANAGER)
+def edit_site(site_id: int):
+    site = get_or_404(Site, site_id)
+    form = SiteForm(obj=site)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                service.update_site(site, name=form.name.data, address=form.address.data)
+            except service.OrgError as e:
+                db.session.rollback()
+                form.name.errors.append(str(e))
+                status = e.status
+            else:
+                flash("Site saved.", "success")
+                return redirect(url_for(".sites"))
+        else:
+            status = 400
+    return render_template("orgs/site_edit.html", site=site, form=form), status
+
+
+@org_bp.post("/sites/<int:site_id>/archive")
+@require_role(Role.MANAGER)
+def archive_site(site_id: int):
+    site = get_or_404(Site, site_id)
+    if not ConfirmForm().validate_on_submit():
+        return _sites_page(SiteForm(), 400)
+    archive = request.form.get("archive", "1") == "1"
+    service.set_site_archived(site, archive, utcnow())
+    flash(f"Site {site.name!r} {'archived' if archive else 'restored'}.", "success")
+    return redirect(url_for(".sites"))
+

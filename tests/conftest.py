@@ -1,0 +1,156 @@
+"""Fixtures: one app per session on a temporary instance folder; every test inside a rolled-back transaction.
+
+The database is real: SQLite in the temporary folder, or PostgreSQL when SHOPPER_TEST_DATABASE_URL is set.
+Each test's session is bound to one connection inside an outer transaction and commits become SAVEPOINT
+releases (SQLAlchemy's "join a Session into an external transaction" recipe), so a test can commit freely and
+still leaves nothing behind.
+
+Tests that use the client do not hold an app context themselves: each request then gets its own, as in
+production (a held context would share `g`, and the signed-in user, between requests).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from flask_sqlalchemy.session import Session
+
+from shopper import create_app
+from shopper.extensions import db
+from tests.factories import Factories
+
+TEST_DATABASE_URL = os.environ.get("SHOPPER_TEST_DATABASE_URL")
+
+
+def make_app(instance_path, **overrides) -> Flask:
+    os.environ["SHOPPER_INSTANCE_PATH"] = str(instance_path)
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "WTF_CSRF_ENABLED": False,
+        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{instance_path / 'test.sqlite3'}",
+        "SERVER_NAME": "shopper.test",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory) -> Iterator[Flask]:
+    app = make_app(tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def csrf_app(tmp_path_factory, app) -> Flask:
+    """The same database with CSRF protection on, as in production."""
+    return make_app(tmp_path_factory.mktemp("instance-csrf"), WTF_CSRF_ENABLED=True, DATABASE_URL=app.config["DATABASE_URL"])
+
+
+class ConnectionBoundSession(Session):
+    """Flask-SQLAlchemy's session picks its engine by bind key and ignores `bind=`; tests need the one connection."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return self.bind
+
+
+@contextmanager
+def rolled_back(app: Flask):
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+    original = db.session
+    db.session = db._make_scoped_session(
+        {
+            "class_": ConnectionBoundSession,
+            "bind": connection,
+            "join_transaction_mode": "create_savepoint",
+            "expire_on_commit": False,
+        }
+    )
+    try:
+        yield connection
+    finally:
+        with app.app_context():
+            db.session.remove()
+        db.session = original
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def database(app) -> Iterator[None]:
+    with rolled_back(app):
+        yield
+
+
+@pytest.fixture
+def ctx(app, database) -> Iterator[None]:
+    """An app context held for the whole test: for service tests that use no client."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def client(app, database):
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf_client(csrf_app, database):
+    return csrf_app.test_client()
+
+
+@pytest.fixture
+def make(app, database) -> Factories:
+    return Factories(app)
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in without the form (the form itself is tested in test_accounts)."""
+
+    def do(user, on=None):
+        target = on or client
+        with target.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return user
+
+    return do
+
+
+@pytest.fixture
+def count_queries(app):
+    """Counts SQL statements sent while the block runs: `with count_queries() as n: ...; n.count`."""
+
+    class Counter:
+        count = 0
+
+    @contextmanager
+    def counting():
+        counter = Counter()
+
+        def before(*_args, **_kwargs):
+            counter.count += 1
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting

@@ -1,0 +1,83 @@
+import pytest
+
+from shopper.accounts.models import User
+from shopper.orgs.models import Invite, Membership, Organization, Role, Site
+from tests.conftest import make_app
+from tests.smtp_sink import SmtpSink
+
+
+def test_demo_is_idempotent_and_prints_passwords(app, database, make):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "owner@demo.shopper.test" in first.output and "auditor@demo.shopper.test" in first.output
+    counts = make.count(User), make.count(Organization), make.count(Site), make.count(Membership)
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0
+    assert (make.count(User), make.count(Organization), make.count(Site), make.count(Membership)) == counts
+    demo = make.find(Organization, slug="demo")
+    assert make.count(Site, org_id=demo.id) == 2
+
+
+def test_demo_owner_can_sign_in_with_the_printed_password(app, client):
+    output = app.test_cli_runner().invoke(args=["demo"]).output
+    line = next(line for line in output.splitlines() if "owner@demo.shopper.test" in line)
+    password = line.split("password:")[1].strip()
+    response = client.post("/login", data={"email": "owner@demo.shopper.test", "password": password})
+    assert response.status_code == 302
+    assert client.get("/").headers["Location"] == "/o/demo/"
+
+
+def test_create_user(app, database, make):
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "--email", "Real@Example.com", "--name", "Real Owner", "--org", "Real Business",
+              "--password", "a real long password here"]
+    )
+    assert result.exit_code == 0, result.output
+    user = make.find(User, email="real@example.com")
+    assert make.find(Membership, user_id=user.id).role == "owner"
+
+
+def test_create_user_refuses_a_common_password(app, database, make):
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "--email", "weak@example.com", "--name", "Weak", "--org", "Weak Co", "--password", "password123"]
+    )
+    assert result.exit_code != 0 and "attackers" in result.output
+    assert make.find(User, email="weak@example.com") is None
+
+
+@pytest.fixture
+def smtp():
+    with SmtpSink() as sink:
+        yield sink
+
+
+def test_invite_is_mailed_when_smtp_is_configured(tmp_path, app, database, make, smtp):
+    mailing = make_app(
+        tmp_path, DATABASE_URL=app.config["DATABASE_URL"], MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_USE_TLS=False
+    )
+    org = make.org("Harbour Physio")
+    owner = make.member(org, Role.OWNER)
+    client = mailing.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = owner.get_id()
+    response = client.post(f"/o/{org.slug}/invites", data={"role": "auditor", "email": "new@example.com"})
+    assert response.status_code == 201 and b"Invitation sent to new@example.com" in response.data
+    [message] = smtp.messages
+    assert message["To"] == "new@example.com" and "Harbour Physio" in message["Subject"]
+    token = response.get_data(as_text=True).split("/invite/")[1].split('"')[0]
+    assert f"/invite/{token}" in message.get_payload()
+
+
+def test_a_mail_failure_still_shows_the_link(tmp_path, app, database, make):
+    unreachable = make_app(tmp_path, DATABASE_URL=app.config["DATABASE_URL"], MAIL_SERVER="127.0.0.1", MAIL_PORT=1,
+                           MAIL_USE_TLS=False, MAIL_TIMEOUT=2)
+    org = make.org()
+    owner = make.member(org, Role.OWNER)
+    client = unreachable.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = owner.get_id()
+    response = client.post(f"/o/{org.slug}/invites", data={"role": "auditor", "email": "new@example.com"})
+    assert response.status_code == 201
+    assert b"could not be sent" in response.data and b"/invite/" in response.data
+    assert make.count(Invite, org_id=org.id) == 1
