@@ -1,0 +1,90 @@
+"""Helpers shared by the bench scripts. Importing this module puts the repository root on sys.path."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+# ru_maxrss is in KiB on Linux and in bytes on macOS.
+_MAXRSS_PER_MB = 1024 * 1024 if sys.platform == "darwin" else 1024
+
+
+def median_ms(
+    funcs: dict[str, Callable[[], object]],
+    runs: int,
+    warmups: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Median time of each function in milliseconds, wall clock unless told.
+
+    The functions take turns, run by run, so that a change in the machine's load during the measurement
+    weighs on all of them alike and their ratios stay fair.
+    """
+    for _ in range(warmups):
+        for func in funcs.values():
+            func()
+    times: dict[str, list[float]] = {name: [] for name in funcs}
+    for _ in range(runs):
+        for name, func in funcs.items():
+            start = clock()
+            func()
+            times[name].append(clock() - start)
+    return {name: statistics.median(values) * 1000 for name, values in times.items()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    On Linux this reads VmHWM: ru_maxrss would do, except that the kernel carries the parent's peak into
+    it across fork+exec, so a small probe started by a big benchmark process would report no growth at all.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / _MAXRSS_PER_MB
+
+
+def peak_growth_mb(setup: str, call: str) -> float:
+    """Growth of peak RSS across ``call``, measured in a fresh interpreter after ``setup`` has run.
+
+    Pillow allocates pixels in C, where tracemalloc cannot see them; the process's high-water mark can.
+    """
+    script = textwrap.dedent(setup) + textwrap.dedent(
+        f"""
+        import _measure
+        _before = _measure.peak_rss_mb()
+        {call}
+        print(_measure.peak_rss_mb() - _before)
+        """
+    )
+    path = [str(REPO_ROOT), str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def report(label: str, value: float, unit: str, target: float | None = None, word: str = "target") -> None:
+    """One table row: ``label  value unit  (target <= N)  PASS|MISS``; no verdict without a target."""
+    digits = 2 if unit == "x" else 1
+    line = f"{label:<34} {value:9.{digits}f} {unit:<3}"
+    if target is not None:
+        verdict = "PASS" if value <= target else "MISS"
+        line += f"  ({word} <= {target:g})  {verdict}"
+    print(line, flush=True)

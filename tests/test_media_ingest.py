@@ -1,0 +1,492 @@
+"""shopper.media.ingest on real image bytes, made at run time by tests/images.py."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageCms, ImageFile
+
+from shopper.media.ingest import (
+    DISPLAY_EDGE,
+    MAX_UPLOAD_BYTES,
+    ImageRejected,
+    IngestedImage,
+    ingest_image,
+)
+from tests import images
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GREY = (128, 128, 128)
+
+
+def decoded(result: IngestedImage, name: str = "display") -> Image.Image:
+    im = Image.open(io.BytesIO(result.renditions[name].data))
+    im.load()
+    return im
+
+
+def close_to(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def rejection(data: bytes) -> ImageRejected:
+    with pytest.raises(ImageRejected) as caught:
+        ingest_image(data)
+    return caught.value
+
+
+@pytest.fixture(scope="module")
+def phone_jpeg() -> bytes:
+    """12 MP, stored landscape with EXIF orientation 6 and a GPS block, like a phone held upright."""
+    return images.phone_jpeg()
+
+
+# Orientation
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation: int) -> None:
+    result = ingest_image(images.oriented_jpeg(orientation, size=(160, 120)))
+    display = decoded(result)
+    assert display.size == (160, 120) == (result.width, result.height)
+    assert close_to(display.getpixel((8, 8)), images.RED)
+    for corner in ((152, 8), (8, 112), (152, 112)):
+        assert close_to(display.getpixel(corner), GREY)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_orientation_with_reduced_decode_of_a_big_portrait_photo(orientation: int) -> None:
+    upright = images.marked_image((3000, 4000))
+    data = images.encode(
+        images.stored_as(upright, orientation), "JPEG", quality=90, exif=images.exif_bytes(orientation)
+    )
+    result = ingest_image(data)
+    display = decoded(result)
+    assert display.size == (1500, 2000)
+    assert close_to(display.getpixel((20, 20)), images.RED)
+    assert close_to(display.getpixel((1480, 20)), GREY)
+    assert close_to(display.getpixel((20, 1980)), GREY)
+    assert close_to(decoded(result, "thumb").getpixel((5, 5)), images.RED)
+
+
+@pytest.mark.parametrize("size", [(4032, 3024), (3024, 4032), (4000, 2999), (2999, 4000), (12000, 1500)])
+def test_reduced_decode_never_leaves_the_display_copy_short(size: tuple[int, int]) -> None:
+    result = ingest_image(images.encode(Image.new("RGB", size, GREY), "JPEG"))
+    assert max(result.width, result.height) == DISPLAY_EDGE
+    expected_short = round(min(size) * DISPLAY_EDGE / max(size))
+    assert abs(min(result.width, result.height) - expected_short) <= 1
+
+
+def test_garbage_orientation_value_is_ignored() -> None:
+    data = images.encode(images.marked_image(), "JPEG", exif=images.exif_bytes(orientation=99))
+    display = decoded(ingest_image(data))
+    assert display.size == (160, 120)
+    assert close_to(display.getpixel((8, 8)), images.RED)
+
+
+# Sizes and renditions
+
+
+def test_12mp_phone_photo_renditions(phone_jpeg: bytes) -> None:
+    result = ingest_image(phone_jpeg)
+    sizes = {name: (r.width, r.height) for name, r in result.renditions.items()}
+    assert sizes == {"display": (1500, 2000), "print": (1050, 1400), "thumb": (300, 400)}
+    assert (result.width, result.height) == (1500, 2000)
+    for name, rendition in result.renditions.items():
+        assert rendition.name == name
+        im = decoded(result, name)
+        assert (im.format, im.mode, im.size) == ("JPEG", "RGB", sizes[name])
+        assert not im.info.get("progressive")
+    assert result.source_format == "JPEG"
+    assert result.source_bytes == len(phone_jpeg)
+
+
+def test_sha256_is_of_the_uploaded_bytes(phone_jpeg: bytes) -> None:
+    assert ingest_image(phone_jpeg).sha256 == hashlib.sha256(phone_jpeg).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((300, 200), {"display": (300, 200), "print": (300, 200), "thumb": (300, 200)}),
+        ((1000, 500), {"display": (1000, 500), "print": (1000, 500), "thumb": (400, 200)}),
+        ((1800, 1200), {"display": (1800, 1200), "print": (1400, 933), "thumb": (400, 267)}),
+        ((1, 1), {"display": (1, 1), "print": (1, 1), "thumb": (1, 1)}),
+    ],
+)
+def test_small_images_are_never_upscaled(size: tuple[int, int], expected: dict[str, tuple[int, int]]) -> None:
+    result = ingest_image(images.encode(images.marked_image(size), "PNG"))
+    assert {name: (r.width, r.height) for name, r in result.renditions.items()} == expected
+
+
+# Metadata
+
+
+def test_gps_and_all_exif_are_removed_from_every_rendition(phone_jpeg: bytes) -> None:
+    assert Image.open(io.BytesIO(phone_jpeg)).getexif().get_ifd(images.GPS_IFD)  # the input does have GPS
+    result = ingest_image(phone_jpeg)
+    for name, rendition in result.renditions.items():
+        im = decoded(result, name)
+        assert not im.getexif(), name
+        assert "exif" not in im.info and "icc_profile" not in im.info, name
+        assert b"Exif\0\0" not in rendition.data and b"ShopperCam" not in rendition.data, name
+
+
+def test_print_copy_has_no_exif_so_weasyprint_embeds_it_as_is(phone_jpeg: bytes) -> None:
+    print_copy = decoded(ingest_image(phone_jpeg), "print")
+    assert print_copy.getexif() == {}
+
+
+def test_weasyprint_embeds_the_print_copy_byte_for_byte() -> None:
+    """WeasyPrint re-encodes a JPEG that carries EXIF (to apply its orientation); ours must go in untouched."""
+    weasyprint = pytest.importorskip("weasyprint")
+    with_exif = images.encode(images.photo((800, 600)), "JPEG", exif=images.exif_bytes(1))
+    print_copy = ingest_image(with_exif).renditions["print"].data
+
+    def pdf_of(jpeg: bytes) -> bytes:
+        html = f'<img src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}" style="width: 8cm">'
+        return weasyprint.HTML(string=html).write_pdf()
+
+    assert with_exif not in pdf_of(with_exif)  # the premise: EXIF makes WeasyPrint re-encode
+    assert print_copy in pdf_of(print_copy)
+
+
+# Colour
+
+
+def test_cmyk_jpeg_without_profile() -> None:
+    im = Image.new("CMYK", (64, 64), (255, 0, 0, 0))  # full cyan ink
+    display = decoded(ingest_image(images.encode(im, "JPEG", quality=95)))
+    assert display.mode == "RGB"
+    assert close_to(display.getpixel((32, 32)), (0, 255, 255))
+
+
+def test_cmyk_jpeg_is_converted_through_its_profile() -> None:
+    im = Image.new("CMYK", (64, 64), (255, 0, 0, 0))
+    data = images.encode(im, "JPEG", quality=95, icc_profile=images.cmyk_swapped_profile())
+    display = decoded(ingest_image(data))
+    assert close_to(display.getpixel((32, 32)), (255, 255, 0))  # the profile says full cyan looks yellow
+    assert "icc_profile" not in display.info
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_rgb_is_converted_through_its_profile(fmt: str) -> None:
+    im = Image.new("RGB", (64, 64), images.RED)
+    data = images.encode(im, fmt, icc_profile=images.swapped_rgb_profile())
+    display = decoded(ingest_image(data))
+    assert close_to(display.getpixel((32, 32)), (0, 255, 0))
+    assert "icc_profile" not in display.info
+
+
+def test_display_p3_photo_is_converted_to_srgb() -> None:
+    im = Image.new("RGB", (64, 64), (200, 100, 50))
+    data = images.encode(im, "PNG", icc_profile=images.display_p3_profile())
+    display = decoded(ingest_image(data))
+    assert close_to(display.getpixel((32, 32)), (215, 93, 31), tolerance=2)  # the same colour, in sRGB numbers
+
+
+def test_srgb_profile_leaves_colours_alone() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    im = Image.new("RGB", (64, 64), (200, 100, 50))
+    display = decoded(ingest_image(images.encode(im, "PNG", icc_profile=srgb)))
+    assert display.getpixel((32, 32)) == (200, 100, 50)
+
+
+@pytest.mark.parametrize(
+    "profile", [b"definitely not an ICC profile", images.linear_gray_profile()], ids=["broken", "wrong-space"]
+)
+def test_unusable_profile_is_ignored(profile: bytes) -> None:
+    im = Image.new("RGB", (64, 64), (200, 100, 50))
+    display = decoded(ingest_image(images.encode(im, "PNG", icc_profile=profile)))
+    assert display.getpixel((32, 32)) == (200, 100, 50)
+
+
+def test_greyscale_jpeg_becomes_rgb() -> None:
+    display = decoded(ingest_image(images.encode(Image.new("L", (64, 64), 90), "JPEG")))
+    assert display.mode == "RGB"
+    assert close_to(display.getpixel((32, 32)), (90, 90, 90), tolerance=2)
+
+
+def test_greyscale_is_converted_through_its_profile() -> None:
+    data = images.encode(Image.new("L", (64, 64), 128), "PNG", icc_profile=images.linear_gray_profile())
+    display = decoded(ingest_image(data))
+    assert close_to(display.getpixel((32, 32)), (188, 188, 188), tolerance=2)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_is_flattened_onto_white(mode: str) -> None:
+    im = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    im.paste((0, 0, 0, 255), (0, 0, 32, 64))
+    display = decoded(ingest_image(images.encode(im.convert(mode), "PNG")))
+    assert display.mode == "RGB"
+    assert close_to(display.getpixel((8, 32)), (0, 0, 0))
+    assert close_to(display.getpixel((56, 32)), images.WHITE)
+
+
+def test_webp_with_alpha_is_flattened_onto_white() -> None:
+    im = Image.new("RGBA", (64, 64), (0, 0, 255, 0))
+    im.paste((255, 0, 0, 255), (0, 0, 32, 64))
+    result = ingest_image(images.encode(im, "WEBP", lossless=True))
+    display = decoded(result)
+    assert result.source_format == "WEBP"
+    assert close_to(display.getpixel((8, 32)), images.RED)
+    assert close_to(display.getpixel((56, 32)), images.WHITE)
+
+
+def test_png_colour_key_transparency_is_white() -> None:
+    im = Image.new("RGB", (64, 64), (0, 255, 0))
+    im.paste(images.RED, (0, 0, 32, 64))
+    display = decoded(ingest_image(images.encode(im, "PNG", transparency=(0, 255, 0))))
+    assert close_to(display.getpixel((8, 32)), images.RED)
+    assert close_to(display.getpixel((56, 32)), images.WHITE)
+
+
+def test_16_bit_greyscale_png_is_scaled_not_clipped() -> None:
+    im = Image.new("I;16", (64, 16))
+    for x, level in enumerate((0, 16448, 32896, 65535)):  # 0, 64, 128, 255 in 8 bits
+        im.paste(level, (x * 16, 0, x * 16 + 16, 16))
+    data = images.encode(im, "PNG")
+    assert Image.open(io.BytesIO(data)).mode == "I;16"
+    display = decoded(ingest_image(data))
+    for x, expected in enumerate((0, 64, 128, 255)):
+        assert close_to(display.getpixel((x * 16 + 8, 8)), (expected,) * 3, tolerance=3)
+
+
+def test_palette_png() -> None:
+    im = Image.new("RGB", (64, 64), (0, 0, 255))
+    im.paste(images.RED, (0, 0, 32, 64))
+    data = images.encode(im.convert("P", palette=Image.Palette.ADAPTIVE, colors=4), "PNG")
+    assert Image.open(io.BytesIO(data)).mode == "P"
+    display = decoded(ingest_image(data))
+    assert close_to(display.getpixel((8, 32)), images.RED)
+    assert close_to(display.getpixel((56, 32)), (0, 0, 255))
+
+
+def test_palette_png_with_transparency() -> None:
+    im = Image.new("P", (64, 64), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255])
+    im.paste(1, (32, 0, 64, 64))
+    display = decoded(ingest_image(images.encode(im, "PNG", transparency=1)))
+    assert close_to(display.getpixel((8, 32)), images.RED)
+    assert close_to(display.getpixel((56, 32)), images.WHITE)
+
+
+def test_one_bit_png() -> None:
+    im = Image.new("1", (64, 64), 1)
+    im.paste(0, (0, 0, 32, 64))
+    display = decoded(ingest_image(images.encode(im, "PNG")))
+    assert close_to(display.getpixel((8, 32)), (0, 0, 0))
+    assert close_to(display.getpixel((56, 32)), images.WHITE)
+
+
+# Formats
+
+
+def test_lossy_webp() -> None:
+    result = ingest_image(images.encode(images.marked_image(), "WEBP", quality=90))
+    assert result.source_format == "WEBP"
+    assert close_to(decoded(result).getpixel((8, 8)), images.RED, tolerance=20)
+
+
+def test_heic() -> None:
+    upright = images.marked_image()
+    data = images.heic(images.stored_as(upright, 6), exif=images.exif_bytes(6, gps=True))
+    result = ingest_image(data)
+    assert result.source_format == "HEIF"
+    display = decoded(result)
+    assert display.size == (160, 120)
+    assert close_to(display.getpixel((8, 8)), images.RED, tolerance=20)
+    assert close_to(display.getpixel((152, 112)), GREY, tolerance=20)
+    assert not display.getexif()
+
+
+def test_heif_with_several_pictures_uses_the_primary_one() -> None:
+    """Not an animation: a HEIF collection (bursts, edits) has one primary picture, and that is the photo."""
+    data = images.heic(images.marked_image(), save_all=True, append_images=[Image.new("RGB", (64, 48), "blue")])
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    display = decoded(ingest_image(data))
+    assert display.size == (160, 120)
+    assert close_to(display.getpixel((8, 8)), images.RED, tolerance=20)
+
+
+def test_mpo_uses_the_first_picture() -> None:
+    """iPhone JPEGs are often MPO; the first picture is the photo, and it gets the same reduced decode."""
+    first = images.stored_as(images.marked_image((3000, 4000)), 6)
+    second = Image.new("RGB", (640, 480), (0, 0, 255))
+    data = images.mpo(first, second, exif=images.exif_bytes(6))
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    result = ingest_image(data)
+    assert result.source_format == "JPEG"
+    display = decoded(result)
+    assert display.size == (1500, 2000)
+    assert close_to(display.getpixel((20, 20)), images.RED)
+    assert close_to(display.getpixel((1480, 1980)), GREY)
+
+
+def test_concurrent_ingests_do_not_interfere(phone_jpeg: bytes) -> None:
+    cases = [
+        (phone_jpeg, (1500, 2000)),
+        (phone_jpeg[: len(phone_jpeg) // 2], "damaged"),
+        (images.png_declaring(8000, 8000), "too_many_pixels"),
+        (images.heic(images.marked_image()), (160, 120)),
+        (images.encode(Image.new("RGBA", (640, 480)), "PNG"), (640, 480)),
+    ] * 3
+
+    def outcome(data: bytes) -> tuple[int, int] | str:
+        try:
+            result = ingest_image(data)
+        except ImageRejected as error:
+            return error.reason
+        return result.width, result.height
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(outcome, [data for data, _ in cases]))
+    assert outcomes == [expected for _, expected in cases]
+
+
+# Refusals
+
+
+def test_refusal_messages_are_distinct_plain_sentences() -> None:
+    from shopper.media.ingest import _MESSAGES
+
+    assert len(set(_MESSAGES.values())) == len(_MESSAGES)
+    for message in _MESSAGES.values():
+        assert message[0].isupper() and message.endswith(".")
+        assert "PIL" not in message and "Error" not in message
+
+
+def test_empty_upload() -> None:
+    assert rejection(b"").reason == "empty"
+
+
+def test_over_20_mb_is_refused_before_anything_else() -> None:
+    assert rejection(bytes(MAX_UPLOAD_BYTES + 1)).reason == "too_large"
+    assert rejection(bytes(MAX_UPLOAD_BYTES)).reason == "unsupported"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        images.encode(Image.new("RGB", (8, 8)), "GIF"),
+        images.encode(Image.new("RGB", (8, 8)), "BMP"),
+        images.encode(Image.new("RGB", (8, 8)), "TIFF"),
+        images.encode(Image.new("RGB", (16, 16)), "ICO"),
+        images.encode(Image.new("RGB", (8, 8)), "PDF"),
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>',
+        b"<svg><script>alert(1)</script></svg>",
+        os.urandom(4096),
+        b"just some text\n" * 10,
+    ],
+    ids=["gif", "bmp", "tiff", "ico", "pdf", "svg", "svg-script", "random", "text"],
+)
+def test_formats_outside_the_allowlist_are_refused(data: bytes) -> None:
+    error = rejection(data)
+    assert error.reason == "unsupported"
+    assert str(error) == "This file is not a photo we can read (JPEG, PNG, WebP or HEIC)."
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_animated_images_are_refused(fmt: str) -> None:
+    data = images.animated(fmt)
+    assert Image.open(io.BytesIO(data)).is_animated
+    assert rejection(data).reason == "animated"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        images.png_declaring(8000, 8000),  # 64 MP: Pillow only warns, ingest must still refuse
+        images.png_declaring(20000, 20000),  # over twice the limit: Pillow raises
+        images.jpeg_declaring(10000, 7000),
+    ],
+    ids=["png-64mp", "png-400mp", "jpeg-70mp"],
+)
+def test_decompression_bombs_are_refused(data: bytes) -> None:
+    assert rejection(data).reason == "too_many_pixels"
+
+
+def test_bomb_is_refused_without_pillow_warning_escaping() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert rejection(images.png_declaring(8000, 8000)).reason == "too_many_pixels"
+    assert caught == []
+
+
+def test_pixel_limit_holds_even_if_pillows_own_limit_is_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert rejection(images.png_declaring(8000, 8000)).reason == "too_many_pixels"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [images.png_declaring(0, 10), images.png_declaring(10, 0), images.jpeg_declaring(0, 16)],
+    ids=["png-zero-width", "png-zero-height", "jpeg-zero-width"],
+)
+def test_zero_size_images_are_refused(data: bytes) -> None:
+    assert rejection(data).reason == "zero_size"
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.9])
+def test_truncated_jpeg_is_refused(phone_jpeg: bytes, fraction: float) -> None:
+    assert rejection(phone_jpeg[: int(len(phone_jpeg) * fraction)]).reason == "damaged"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "HEIF", "WEBP"])
+def test_truncated_files_in_other_formats_are_refused(fmt: str) -> None:
+    data = images.encode(images.photo((300, 200)), fmt)
+    assert rejection(data[: len(data) * 2 // 3]).reason == "damaged"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "HEIF", "WEBP"])
+def test_file_cut_inside_its_header_is_damaged_not_unsupported(fmt: str) -> None:
+    data = images.encode(images.marked_image(), fmt, exif=images.exif_bytes(1))
+    with pytest.raises(OSError):  # the premise: Pillow cannot even open it
+        Image.open(io.BytesIO(data[:40]))
+    assert rejection(data[:40]).reason == "damaged"
+
+
+def test_truncated_jpeg_is_refused_even_when_pillow_is_told_to_accept_it(
+    phone_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    assert rejection(phone_jpeg[: len(phone_jpeg) // 2]).reason == "damaged"
+
+
+def test_truncated_jpeg_is_refused_after_weasyprint_is_imported() -> None:
+    """In a fresh process: importing WeasyPrint turns on LOAD_TRUNCATED_IMAGES for everyone."""
+    truncated = images.encode(images.photo((640, 480)), "JPEG")[:20000]
+    script = textwrap.dedent(
+        """
+        import io, sys
+        from PIL import Image, ImageFile
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+        import weasyprint
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+        data = sys.stdin.buffer.read()
+        Image.open(io.BytesIO(data)).load()  # Pillow alone now takes the cut-off file
+        from shopper.media.ingest import ImageRejected, ingest_image
+        try:
+            ingest_image(data)
+        except ImageRejected as error:
+            print("refused:", error.reason)
+        else:
+            print("accepted")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", script], input=truncated, capture_output=True, cwd=REPO_ROOT, env=env, timeout=60
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode().strip() == "refused: damaged"
