@@ -17,14 +17,22 @@ def resource_dir(name: str) -> Path:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from shopper import cli, errors, security
-    from shopper import models  # noqa: F401  (registers every model with the metadata)
+    from shopper import (
+        cli,
+        errors,
+        models,  # noqa: F401  (registers every model with the metadata)
+        security,
+    )
     from shopper.accounts import views as accounts_views
+    from shopper.audits import api as audits_api
+    from shopper.audits import views as audits_views
+    from shopper.checklists import editor_views as checklist_editor_views
+    from shopper.checklists import views as checklist_views
     from shopper.database import configure_engine, render_migration_item
     from shopper.extensions import csrf, db, login_manager, migrate
+    from shopper.home import views as home_views
     from shopper.instance import load_config
     from shopper.orgs import views as orgs_views
-    from shopper.home import views as home_views
 
     instance_path = os.environ.get("SHOPPER_INSTANCE_PATH") or str(PACKAGE_DIR.parent / "instance")
     app = Flask(
@@ -56,5 +64,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(orgs_views.bp)
     app.register_blueprint(orgs_views.org_bp)
+    app.register_blueprint(checklist_views.bp)
+    app.register_blueprint(checklist_editor_views.bp)
+    app.register_blueprint(audits_api.bp)
+    app.register_blueprint(audits_views.bp)
     cli.init_app(app)
     return app

@@ -1,17 +1,29 @@
-"""Command-line tools: `flask --app shopper demo`, `create-user`."""
+"""Command-line tools: `flask --app shopper demo`, `create-user`, `checklist import|export`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
+from shopper.accounts.service import AccountError, sign_up
+from shopper.checklists import io
+from shopper.checklists.models import Checklist
+from shopper.checklists.schema import DefinitionError
+from shopper.checklists.service import import_checklist, version_by_number
 from shopper.demo import load_demo
+from shopper.extensions import db
+from shopper.orgs.models import Organization
+from shopper.timeutil import utcnow
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(checklist_group)
 
 
 @click.command("demo")
@@ -33,7 +45,6 @@ def demo_command() -> None:
 @with_appcontext
 def create_user_command(email: str, name: str, org_name: str, kind: str, password: str) -> None:
     """Create a user and their organization, as its owner (for real deployments, instead of the sign-up page)."""
-    from shopper.accounts.service import AccountError, sign_up
 
     try:
         user, org = sign_up(
@@ -47,3 +58,47 @@ def create_user_command(email: str, name: str, org_name: str, kind: str, passwor
     except AccountError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"Created {user.email}, owner of {org.name} (/o/{org.slug}/).")
+
+
+@click.group("checklist")
+def checklist_group() -> None:
+    """Import and export checklists (JSON or CSV)."""
+
+
+@checklist_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", "org_slug", required=True, help="The organization's URL name (/o/<this>/).")
+@click.option("--title", help="Needed for a CSV file; replaces a JSON file's title.")
+@with_appcontext
+def checklist_import(file: str, org_slug: str, title: str | None) -> None:
+    """Import FILE (.json or .csv) as a new checklist of the organization, published as version 1."""
+
+    org = db.session.scalar(select(Organization).where(Organization.slug == org_slug))
+    if org is None:
+        raise click.ClickException(f"No organization with the URL name {org_slug!r}.")
+    with open(file, "rb") as f:
+        data = f.read(io.MAX_IMPORT_BYTES + 1)
+    try:
+        checklist = import_checklist(org.id, None, data=data, filename=Path(file).name, title=title, now=utcnow())
+    except DefinitionError as e:
+        db.session.rollback()
+        raise click.ClickException("not imported:\n" + "\n".join(f"  {p}" for p in e.problems)) from e
+    click.echo(f"Imported {checklist.title!r} as checklist {checklist.id}, version 1.")
+
+
+@checklist_group.command("export")
+@click.argument("checklist_id", type=int)
+@click.option("--version", "number", type=int, help="Version number (default: the current one).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout).")
+@with_appcontext
+def checklist_export(checklist_id: int, number: int | None, fmt: str, output) -> None:
+    """Export a published version of checklist CHECKLIST_ID."""
+
+    checklist = db.session.get(Checklist, checklist_id)
+    if checklist is None:
+        raise click.ClickException(f"No checklist {checklist_id}.")
+    version = version_by_number(checklist, number) if number else checklist.current_version
+    if version is None:
+        raise click.ClickException("That checklist has no such published version.")
+    output.write(io.export_json(version.definition) if fmt == "json" else io.export_csv(version.definition))

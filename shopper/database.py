@@ -1,14 +1,25 @@
 """Engine settings that the measured facts in DESIGN.md ask for.
 
-SQLite: WAL, synchronous=NORMAL, foreign keys, a 5 s busy timeout, and every transaction opened with
-BEGIN IMMEDIATE. With a plain (deferred) BEGIN, two gunicorn workers that read and then write fail at once with
-"database is locked" whatever the timeout; IMMEDIATE takes the write lock up front, so the busy timeout applies.
-This is SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling is switched off and we emit
-BEGIN ourselves.
+SQLite: WAL, synchronous=NORMAL, foreign keys, a 5 s busy timeout, and transactions opened with BEGIN IMMEDIATE.
+With a plain (deferred) BEGIN, two gunicorn workers that read and then write fail at once with "database is
+locked" whatever the timeout; IMMEDIATE takes the write lock up front, so the busy timeout applies. This is
+SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling is switched off and we emit BEGIN
+ourselves.
+
+IMMEDIATE for every transaction serializes whole requests, though: the lock is taken by the first read (loading
+the signed-in user) and held until the commit. The phone's API, which takes hundreds of small writes a second,
+therefore reads first in a deferred transaction (`reads_first()`) and does each write in `write_transaction()`,
+which ends the reading transaction and holds the write lock only for the write itself. Every other request keeps
+the safe default.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+from flask import g, has_app_context
 from sqlalchemy import Engine, event
 
 SQLITE_PRAGMAS = (
@@ -41,7 +52,45 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = has_app_context() and g.get("_reads_first", False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def reads_first() -> None:
+    """This request's transactions read without the write lock until a `write_transaction()` needs it."""
+    g._reads_first = True
+
+
+# Threads of one worker queue here for SQLite's write lock instead of in SQLite's busy handler, which sleeps in
+# steps of up to 100 ms and so turns a 1 ms wait into a slow request.
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """Run the block in a transaction of its own that writes: committed at the end, rolled back on an error.
+
+    The transaction that was reading is ended first, so objects loaded before are refreshed inside the block
+    (under the write lock on SQLite): checks made there see the latest committed state.
+    """
+    from shopper.extensions import db
+
+    db.session.commit()
+    previous = g.get("_reads_first", False) if has_app_context() else False
+    if has_app_context():
+        g._reads_first = False
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    try:
+        with _sqlite_writer if sqlite else nullcontext():
+            try:
+                yield
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+    finally:
+        if has_app_context():
+            g._reads_first = previous
 
 
 def render_migration_item(type_, obj, autogen_context):

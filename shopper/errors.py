@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES = {
     400: "Something in that request did not make sense to us.",
+    401: "Please sign in again: your session has ended. Nothing you entered on this device is lost.",
     403: "Your role in this organization does not allow that.",
     404: "There is nothing here, or it belongs to an organization you are not part of.",
     405: "That action is not available here.",
@@ -19,7 +20,7 @@ MESSAGES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or (
+    return "/api/" in request.path or (
         request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
     )
 

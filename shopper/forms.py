@@ -24,7 +24,11 @@ def EmailField(label: str = "Email", required: bool = True) -> StringField:
     validators = [DataRequired("Enter your email address.")] if required else []
     return StringField(
         label,
-        validators=[*validators, Length(max=254, message="An email address has at most 254 characters."), email_address],
+        validators=[
+            *validators,
+            Length(max=254, message="An email address has at most 254 characters."),
+            email_address,
+        ],
         filters=[strip],
         render_kw={"autocomplete": "email", "inputmode": "email", "autocapitalize": "off", "spellcheck": "false"},
     )

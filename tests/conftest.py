@@ -90,9 +90,13 @@ def rolled_back(app: Flask):
 
 
 @pytest.fixture
-def database(app) -> Iterator[None]:
+def database(app, tmp_path) -> Iterator[None]:
+    """A rolled-back transaction, and a media folder of the test's own (files are not rolled back)."""
+    media_root = app.config["MEDIA_ROOT"]
+    app.config["MEDIA_ROOT"] = str(tmp_path / "media")
     with rolled_back(app):
         yield
+    app.config["MEDIA_ROOT"] = media_root
 
 
 @pytest.fixture

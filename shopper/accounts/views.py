@@ -108,9 +108,7 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            service.change_password(
-                current_user, current=form.current.data, new=form.new.data, min_length=min_length()
-            )
+            service.change_password(current_user, current=form.current.data, new=form.new.data, min_length=min_length())
         except service.WrongPassword as e:
             form.current.errors.append(str(e))
         except service.AccountError as e:

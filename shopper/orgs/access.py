@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select, select
 
+from shopper.errors import wants_json
 from shopper.extensions import db
 from shopper.orgs.models import Membership, Organization, Role
 
@@ -40,6 +41,8 @@ def _push_org_slug(endpoint, values) -> None:
 
 def _load_membership():
     if not current_user.is_authenticated:
+        if wants_json():  # the phone's sync keeps its queue and asks the person to sign in again
+            abort(401)
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     membership = membership_for(current_user.id, g.org_slug)
     if membership is None:
@@ -53,9 +56,7 @@ def membership_for(user_id: int, org_slug: str | None) -> Membership | None:
     if not org_slug:
         return None
     return db.session.scalar(
-        select(Membership)
-        .join(Membership.org)
-        .where(Organization.slug == org_slug, Membership.user_id == user_id)
+        select(Membership).join(Membership.org).where(Organization.slug == org_slug, Membership.user_id == user_id)
     )
 
 
@@ -91,8 +92,8 @@ def scoped(model) -> Select:
     return select(model).where(model.org_id == current_org().id)
 
 
-def get_or_404(model, row_id, *criteria):
-    row = db.session.scalar(scoped(model).where(model.id == row_id, *criteria))
+def get_or_404(model, row_id, *criteria, options=()):
+    row = db.session.scalar(scoped(model).where(model.id == row_id, *criteria).options(*options))
     if row is None:
         abort(404)
     return row

@@ -75,9 +75,7 @@ def members_of(org: Organization) -> list[Membership]:
 
 
 def _owner_count(org: Organization) -> int:
-    return db.session.scalar(
-        select(func.count()).where(Membership.org_id == org.id, Membership.role == Role.OWNER)
-    )
+    return db.session.scalar(select(func.count()).where(Membership.org_id == org.id, Membership.role == Role.OWNER))
 
 
 def _check_may_manage(actor: Membership, role: Role) -> None:
@@ -121,9 +119,7 @@ class NewInvite:
     token: str  # shown once, in the link; only its hash is stored
 
 
-def create_invite(
-    actor: Membership, *, role: str, email: str | None, now: datetime, lifetime: timedelta
-) -> NewInvite:
+def create_invite(actor: Membership, *, role: str, email: str | None, now: datetime, lifetime: timedelta) -> NewInvite:
     if role not in set(Role):
         raise OrgError(f"Unknown role: {role!r}.")
     _check_may_manage(actor, Role(role))
@@ -192,7 +188,9 @@ def accept_invite(invite: Invite, user: User, now: datetime) -> Membership:
 def _check_site_name(org: Organization, name: str, site: Site | None = None) -> str:
     name = name.strip()
     clash = db.session.scalar(
-        select(Site).where(Site.org_id == org.id, func.lower(Site.name) == name.lower(), Site.id != (site.id if site else 0))
+        select(Site).where(
+            Site.org_id == org.id, func.lower(Site.name) == name.lower(), Site.id != (site.id if site else 0)
+        )
     )
     if clash is not None:
         raise Conflict(f"There is already a site called {clash.name!r}.")

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user
 
 from shopper.accounts import service as accounts
 from shopper.accounts.forms import NewMemberForm
+from shopper.audits.queries import audits_of
 from shopper.extensions import db
 from shopper.mail import mail_enabled, send_mail
 from shopper.orgs import service
@@ -87,7 +88,7 @@ def _accept(invite: Invite, user, now):
 @org_bp.get("/")
 def home():
     sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
-    return render_template("orgs/home.html", sites=sites)
+    return render_template("orgs/home.html", sites=sites, my_audits=audits_of(current_org().id, current_user.id))
 
 
 # Team ---------------------------------------------------------------------------------------------------------
@@ -264,4 +265,3 @@ def archive_site(site_id: int):
     service.set_site_archived(site, archive, utcnow())
     flash(f"Site {site.name!r} {'archived' if archive else 'restored'}.", "success")
     return redirect(url_for(".sites"))
-

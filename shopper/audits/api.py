@@ -1,0 +1,139 @@
+"""The JSON API the phone uses to autosave and to replay its offline queue. Documented in docs/api.md.
+
+Writes are not protected by the CSRF form token, because the phone replays them later, possibly after signing in
+again. They are protected instead by requiring an `Idempotency-Key` header (and JSON bodies): a page on another
+site cannot send a custom header to us without a CORS preflight, which we never allow.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+
+from shopper.audits import service
+from shopper.audits.access import get_audit_or_404
+from shopper.audits.models import Audit, Photo
+from shopper.audits.state import audit_state
+from shopper.database import reads_first
+from shopper.errors import error_response
+from shopper.extensions import csrf, db
+from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
+from shopper.media.storage import LocalStorage
+from shopper.orgs.access import org_blueprint
+from shopper.timeutil import utcnow
+
+MAX_JSON_BYTES = 64 * 1024
+
+bp = org_blueprint("audits_api", __name__, "/api/audits")
+bp.url_value_preprocessor(lambda endpoint, values: reads_first())
+csrf.exempt(bp)
+
+
+def storage() -> LocalStorage:
+    return LocalStorage(current_app.config["MEDIA_ROOT"])
+
+
+@bp.errorhandler(service.AuditError)
+def _refused(error: service.AuditError):
+    response = jsonify(error=str(error), status=error.status, **error.details)
+    response.status_code = error.status
+    return response
+
+
+@bp.errorhandler(ImageRejected)
+def _image_refused(error: ImageRejected):
+    return error_response(422, str(error))
+
+
+def _json_body() -> dict:
+    if request.content_length and request.content_length > MAX_JSON_BYTES:
+        raise service.AuditError("That change is too large.", 413)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise service.AuditError("Send a JSON object with Content-Type: application/json.", 400)
+    return payload
+
+
+def _key() -> str:
+    return service.check_op_id(request.headers.get("Idempotency-Key"))
+
+
+def _reply(applied: service.Applied):
+    response = jsonify(applied.body)
+    response.status_code = applied.status
+    return response
+
+
+@bp.get("/<int:audit_id>")
+def state(audit_id: int):
+    return jsonify(audit_state(get_audit_or_404(audit_id)))
+
+
+@bp.put("/<int:audit_id>/answers/<item_key>")
+def put_answer(audit_id: int, item_key: str):
+    key = _key()
+    audit = get_audit_or_404(audit_id)
+    return _reply(service.save_answer(audit, current_user.id, key, item_key, _json_body(), utcnow()))
+
+
+@bp.put("/<int:audit_id>/touchpoints/<touchpoint_key>")
+def put_visit(audit_id: int, touchpoint_key: str):
+    key = _key()
+    audit = get_audit_or_404(audit_id)
+    return _reply(service.save_visit(audit, current_user.id, key, touchpoint_key, _json_body(), utcnow()))
+
+
+@bp.post("/<int:audit_id>/photos")
+def post_photo(audit_id: int):
+    _key()
+    audit = get_audit_or_404(audit_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise service.AuditError("Attach the photo as the multipart field 'file'.", 400)
+    data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
+    applied = service.add_photo(
+        audit,
+        current_user.id,
+        photo_id=request.form.get("id", ""),
+        touchpoint_key=request.form.get("touchpoint_key", ""),
+        item_key=request.form.get("item_key") or None,
+        caption=request.form.get("caption", ""),
+        data=data,
+        storage=storage(),
+        now=utcnow(),
+    )
+    return _reply(applied)
+
+
+def _photo_or_404(audit: Audit, photo_id: str) -> Photo | None:
+    photo = db.session.get(Photo, photo_id.lower())
+    return photo if photo is not None and photo.audit_id == audit.id else None
+
+
+@bp.patch("/<int:audit_id>/photos/<photo_id>")
+def patch_photo(audit_id: int, photo_id: str):
+    _key()
+    audit = get_audit_or_404(audit_id)
+    photo = _photo_or_404(audit, photo_id)
+    if photo is None:
+        raise service.AuditError("There is no such photo in this audit.", 404)
+    service.caption_photo(audit, photo, _json_body().get("caption", ""))
+    return jsonify(photo=service.photo_state(photo))
+
+
+@bp.delete("/<int:audit_id>/photos/<photo_id>")
+def delete_photo(audit_id: int, photo_id: str):
+    """Deleting a photo that is already gone succeeds: a replayed delete must not fail."""
+    _key()
+    audit = get_audit_or_404(audit_id)
+    photo = _photo_or_404(audit, photo_id)
+    if photo is not None:
+        service.delete_photo(audit, photo, storage())
+    return "", 204
+
+
+@bp.post("/<int:audit_id>/submit")
+def submit(audit_id: int):
+    key = _key()
+    audit = get_audit_or_404(audit_id)
+    return _reply(service.submit(audit, current_user.id, key, utcnow()))

@@ -1,0 +1,95 @@
+"""Reads of audits for lists and home pages, with their filters. The organization scope comes from the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
+
+from shopper.audits.models import Audit, AuditStatus
+from shopper.extensions import db
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    site_id: int | None = None
+    checklist_id: int | None = None
+    auditor_id: int | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def parse_filters(args, *, sites: set[int], checklists: set[int], auditors: set[int]) -> tuple[AuditFilters, list[str]]:
+    """Filters from the query string. Nonsense values are dropped, each with a message saying so."""
+    problems: list[str] = []
+
+    def choice(name: str, allowed: set[int], label: str) -> int | None:
+        raw = args.get(name, "")
+        if not raw:
+            return None
+        if raw.isdigit() and int(raw) in allowed:
+            return int(raw)
+        problems.append(f"Unknown {label} in the filter: showing all {label}s.")
+        return None
+
+    def day(name: str, label: str) -> date | None:
+        raw = args.get(name, "")
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            problems.append(f"{label} {raw!r} is not a date like 2026-03-31: ignored.")
+            return None
+
+    status = args.get("status", "")
+    if status and status not in set(AuditStatus):
+        problems.append(f"Unknown status {status!r}: showing every status.")
+        status = ""
+    filters = AuditFilters(
+        site_id=choice("site", sites, "site"),
+        checklist_id=choice("checklist", checklists, "checklist"),
+        auditor_id=choice("auditor", auditors, "auditor"),
+        status=status or None,
+        date_from=day("from", "From"),
+        date_to=day("to", "To"),
+    )
+    return filters, problems
+
+
+def filtered(query: Select, filters: AuditFilters) -> Select:
+    if filters.site_id:
+        query = query.where(Audit.site_id == filters.site_id)
+    if filters.checklist_id:
+        query = query.where(Audit.checklist_id == filters.checklist_id)
+    if filters.auditor_id:
+        query = query.where(Audit.auditor_id == filters.auditor_id)
+    if filters.status:
+        query = query.where(Audit.status == filters.status)
+    if filters.date_from:
+        query = query.where(Audit.created_at >= datetime.combine(filters.date_from, time(), UTC))
+    if filters.date_to:
+        query = query.where(Audit.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), UTC))
+    return query
+
+
+def with_list_columns(query: Select) -> Select:
+    """Everything a list row shows, loaded up front (no query per row)."""
+    return query.options(
+        selectinload(Audit.site),
+        selectinload(Audit.checklist),
+        selectinload(Audit.auditor),
+        selectinload(Audit.version),
+    ).order_by(Audit.created_at.desc())
+
+
+def audits_of(org_id: int, auditor_id: int) -> list[Audit]:
+    """An auditor's own audits: assigned first, then in progress, then the latest submitted."""
+    rows = db.session.scalars(
+        with_list_columns(select(Audit).where(Audit.org_id == org_id, Audit.auditor_id == auditor_id))
+    ).all()
+    order = {AuditStatus.ASSIGNED: 0, AuditStatus.IN_PROGRESS: 1, AuditStatus.SUBMITTED: 2}
+    return sorted(rows, key=lambda a: order[AuditStatus(a.status)])

@@ -1,0 +1,223 @@
+"""The audit pages: start, list, the walk on a phone, review and submit, reopen, photos."""
+
+from __future__ import annotations
+
+import uuid
+from io import BytesIO
+
+import segno
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from shopper.audits import service
+from shopper.audits.access import get_audit_or_404, may_see_all_audits
+from shopper.audits.forms import ReopenForm, StartAuditForm, SubmitForm
+from shopper.audits.models import Audit, AuditEvent, Photo
+from shopper.audits.progress import walk_progress
+from shopper.audits.queries import audits_of, filtered, parse_filters, with_list_columns
+from shopper.audits.state import audit_state
+from shopper.checklists.models import Checklist
+from shopper.extensions import db
+from shopper.media.storage import LocalStorage
+from shopper.orgs.access import current_org, org_blueprint, require_role, scoped
+from shopper.orgs.models import Role, Site
+from shopper.orgs.service import members_of
+from shopper.timeutil import utcnow
+
+bp = org_blueprint("audits", __name__, "/audits")
+
+
+def _runnable_checklists() -> list[Checklist]:
+    return db.session.scalars(
+        scoped(Checklist)
+        .where(Checklist.current_version_id.is_not(None), Checklist.archived_at.is_(None))
+        .order_by(Checklist.title)
+    ).all()
+
+
+def _live_sites() -> list[Site]:
+    return db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
+
+
+@bp.get("/")
+def index():
+    if not may_see_all_audits():
+        return render_template("audits/mine.html", audits=audits_of(current_org().id, current_user.id))
+    sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
+    checklists = db.session.scalars(scoped(Checklist).order_by(Checklist.title)).all()
+    members = members_of(current_org())
+    filters, problems = parse_filters(
+        request.args,
+        sites={s.id for s in sites},
+        checklists={c.id for c in checklists},
+        auditors={m.user_id for m in members},
+    )
+    for problem in problems:
+        flash(problem, "error")
+    audits = db.session.scalars(with_list_columns(filtered(scoped(Audit), filters))).all()
+    return render_template(
+        "audits/index.html", audits=audits, filters=filters, sites=sites, checklists=checklists, members=members
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = StartAuditForm()
+    checklists, sites = _runnable_checklists(), _live_sites()
+    form.checklist_id.choices = [SelectChoice(c.id, c.title) for c in checklists]
+    form.site_id.choices = [SelectChoice(s.id, s.name) for s in sites]
+    prepares = may_see_all_audits()
+    if prepares:
+        form.auditor_id.choices = [SelectChoice(m.user_id, m.user.name) for m in members_of(current_org())]
+    else:
+        form.auditor_id.choices = [SelectChoice(current_user.id, current_user.name)]
+    if request.method == "GET":
+        form.auditor_id.data = current_user.id
+        if request.args.get("checklist", "").isdigit():
+            form.checklist_id.data = int(request.args["checklist"])
+    if form.validate_on_submit():
+        try:
+            audit = service.start_audit(
+                org_id=current_org().id,
+                checklist=db.session.get(Checklist, form.checklist_id.data),
+                site=db.session.get(Site, form.site_id.data),
+                auditor_id=form.auditor_id.data,
+                created_by_id=current_user.id,
+                scenario=form.scenario.data or "",
+                due_on=form.due_on.data,
+                now=utcnow(),
+            )
+        except service.AuditError as e:
+            db.session.rollback()
+            flash(str(e), "error")
+        else:
+            if audit.auditor_id == current_user.id:
+                return redirect(
+                    url_for(".walk", audit_id=audit.id, touchpoint_key=audit.definition["touchpoints"][0]["key"])
+                )
+            flash("Audit prepared. Share the link or QR code below with the auditor.", "success")
+            return redirect(url_for(".overview", audit_id=audit.id))
+    status = 400 if form.errors or request.method == "POST" else 200
+    return render_template(
+        "audits/new.html", form=form, prepares=prepares, has_checklists=bool(checklists), has_sites=bool(sites)
+    ), status
+
+
+def _progress(audit: Audit):
+    return walk_progress(
+        audit.definition,
+        service.answer_data(audit),
+        service.photo_counts(audit),
+        {v.touchpoint_key for v in audit.visits if v.effort is not None or v.promise_kept is not None},
+    )
+
+
+@bp.get("/<int:audit_id>")
+def overview(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    service.open_audit(audit, current_user.id, utcnow())
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.audit_id == audit.id).order_by(AuditEvent.at)).all()
+    link = url_for(".overview", audit_id=audit.id, _external=True)
+    qr = None
+    if not audit.is_submitted and may_see_all_audits():
+        qr = segno.make(link, error="m").svg_inline(scale=4, title="Open this audit")
+    return render_template(
+        "audits/overview.html",
+        audit=audit,
+        progress=_progress(audit),
+        events=events,
+        link=link,
+        qr=qr,
+        reopen_form=ReopenForm(),
+        can_reopen=audit.is_submitted and may_see_all_audits(),
+    )
+
+
+@bp.get("/<int:audit_id>/walk/<touchpoint_key>")
+def walk(audit_id: int, touchpoint_key: str):
+    audit = get_audit_or_404(audit_id)
+    touchpoints = audit.definition["touchpoints"]
+    keys = [tp["key"] for tp in touchpoints]
+    if touchpoint_key not in keys:
+        abort(404)
+    if audit.is_submitted:
+        return redirect(url_for(".overview", audit_id=audit.id))
+    service.open_audit(audit, current_user.id, utcnow())
+    service.remember_position(audit, touchpoint_key)
+    position = keys.index(touchpoint_key)
+    return render_template(
+        "audits/walk.html",
+        audit=audit,
+        touchpoint=touchpoints[position],
+        position=position,
+        previous_key=keys[position - 1] if position > 0 else None,
+        next_key=keys[position + 1] if position + 1 < len(keys) else None,
+        progress=_progress(audit),
+        state=audit_state(audit),
+    )
+
+
+@bp.get("/<int:audit_id>/review")
+def review(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    return render_template(
+        "audits/review.html",
+        audit=audit,
+        missing=service.missing(audit),
+        progress=_progress(audit),
+        form=SubmitForm(op_id=uuid.uuid4().hex),
+    )
+
+
+@bp.post("/<int:audit_id>/submit")
+def submit(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    form = SubmitForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        service.submit(audit, current_user.id, form.op_id.data, utcnow())
+    except service.AuditError as e:
+        flash(str(e), "error")
+        return render_template(
+            "audits/review.html", audit=audit, missing=service.missing(audit), progress=_progress(audit), form=form
+        ), e.status
+    flash("Submitted. Thank you for walking in your customers' shoes.", "success")
+    return redirect(url_for(".overview", audit_id=audit.id))
+
+
+@bp.post("/<int:audit_id>/reopen")
+@require_role(Role.MANAGER)
+def reopen(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    form = ReopenForm()
+    if form.validate_on_submit():
+        try:
+            service.reopen(audit, current_user.id, form.reason.data, utcnow())
+        except service.AuditError as e:
+            flash(str(e), "error")
+            return redirect(url_for(".overview", audit_id=audit.id))
+        flash("Audit reopened: the auditor can change it again.", "success")
+    else:
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+    return redirect(url_for(".overview", audit_id=audit.id))
+
+
+@bp.get("/<int:audit_id>/photos/<photo_id>/<any(display, print, thumb):rendition>.jpg")
+def photo_file(audit_id: int, photo_id: str, rendition: str):
+    """Photos are served only here, to members who may see the audit, never from /static."""
+    audit = get_audit_or_404(audit_id)
+    photo = db.session.get(Photo, photo_id.lower())
+    if photo is None or photo.audit_id != audit.id:
+        abort(404)
+    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
+    key = service.photo_key(audit, photo.id, rendition)
+    if not storage.exists(key):
+        abort(404)
+    data = storage.read(key)  # at most a few hundred KB: simpler than streaming, and any storage backend can do it
+    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=f"{photo.id}-{rendition}")
+    response.cache_control.private = True
+    response.cache_control.public = False
+    return response
