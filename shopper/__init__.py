@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.home import views as home_views
     from shopper.instance import load_config
     from shopper.orgs import views as orgs_views
+    from shopper.pwa import views as pwa_views
 
     instance_path = os.environ.get("SHOPPER_INSTANCE_PATH") or str(PACKAGE_DIR.parent / "instance")
     app = Flask(
@@ -61,6 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(home_views.bp)
+    app.register_blueprint(pwa_views.bp)
+    pwa_views.init_app(app)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(orgs_views.bp)
     app.register_blueprint(orgs_views.org_bp)

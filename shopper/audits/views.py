@@ -6,7 +6,7 @@ import uuid
 from io import BytesIO
 
 import segno
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -203,6 +203,21 @@ def reopen(audit_id: int):
     else:
         flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
     return redirect(url_for(".overview", audit_id=audit.id))
+
+
+@bp.get("/<int:audit_id>/offline.json")
+def offline_manifest(audit_id: int):
+    """Every URL the walk needs with no network: the service worker fetches and keeps them."""
+    audit = get_audit_or_404(audit_id)
+    urls = [
+        url_for("orgs.home"),
+        url_for(".overview", audit_id=audit.id),
+        url_for(".review", audit_id=audit.id),
+        url_for("audits_api.state", audit_id=audit.id),
+        *(url_for(".walk", audit_id=audit.id, touchpoint_key=tp["key"]) for tp in audit.definition["touchpoints"]),
+        *(url_for(".photo_file", audit_id=audit.id, photo_id=p.id, rendition="thumb") for p in audit.photos),
+    ]
+    return jsonify(audit=audit.id, urls=urls)
 
 
 @bp.get("/<int:audit_id>/photos/<photo_id>/<any(display, print, thumb):rendition>.jpg")

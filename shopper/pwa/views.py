@@ -1,0 +1,66 @@
+"""Installable, offline-capable: the web app manifest, the service worker at /sw.js, and the offline page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, url_for
+
+from shopper.pwa.shell import shell_files, shell_version
+
+bp = Blueprint("pwa", __name__)
+
+THEME_COLOR = "#1d4e89"
+
+
+def version() -> str:
+    return shell_version(current_app.static_folder, current_app.template_folder)
+
+
+def init_app(app: Flask) -> None:
+    @app.url_defaults
+    def _versioned_static(endpoint, values):
+        if endpoint == "static" and "v" not in values:
+            values["v"] = version()
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    response = jsonify(
+        name="Shopper: be your customer",
+        short_name="Shopper",
+        description="Walk your business the way your customers do, and see what they live through.",
+        id="/",
+        start_url="/",
+        scope="/",
+        display="standalone",
+        orientation="portrait",
+        background_color="#f5f7fa",
+        theme_color=THEME_COLOR,
+        icons=[
+            {"src": url_for("static", filename="icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": url_for("static", filename="icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {
+                "src": url_for("static", filename="icons/maskable-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
+        ],
+    )
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker():
+    shell = [url_for("static", filename=name) for name in shell_files(current_app.static_folder)]
+    body = render_template("pwa/sw.js", version=version(), shell=[*shell, url_for("pwa.offline")])
+    response = make_response(body)
+    response.mimetype = "text/javascript"
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/offline")
+def offline():
+    return render_template("pwa/offline.html")

@@ -1,0 +1,110 @@
+/* Shopper's service worker. Rendered by the server with the shell's version and file list. */
+"use strict";
+
+const VERSION = {{ version|tojson }};
+const SHELL = `shopper-shell-${VERSION}`;
+const PAGES = `shopper-pages-${VERSION}`;
+const SHELL_URLS = {{ shell|tojson }};
+const OFFLINE_URL = {{ url_for("pwa.offline")|tojson }};
+const SAVED_PAGE = /^\/o\/[^/]+\/(audits\/\d+(\/(walk\/[^/]+|review))?|api\/audits\/\d+|)$/;
+const PHOTO = /^\/o\/[^/]+\/audits\/\d+\/photos\/[^/]+\/thumb\.jpg$/;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(SHELL)
+      .then((cache) => cache.addAll(SHELL_URLS.map((url) => new Request(url, { cache: "reload" }))))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+/* A new version takes over: audit pages saved by the old one are fetched again into the new cache, then every
+   cache of another version is deleted, so no page mixes two versions. */
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    const saved = new Set();
+    for (const name of names) {
+      if (name.startsWith("shopper-pages-") && name !== PAGES) {
+        for (const request of await (await caches.open(name)).keys()) saved.add(request.url);
+      }
+    }
+    if (saved.size) {
+      const pages = await caches.open(PAGES);
+      await Promise.all([...saved].map((url) => fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.ok ? pages.put(url, response) : null))
+        .catch(() => null)));
+    }
+    await Promise.all(names
+      .filter((name) => name.startsWith("shopper-") && name !== SHELL && name !== PAGES)
+      .map((name) => caches.delete(name)));
+    await self.clients.claim();
+  })());
+});
+
+/* The shell cache holds one version only, so the `v` query may be ignored: module imports come without it. */
+async function fromShell(request) {
+  const cached = await caches.match(request, { cacheName: SHELL, ignoreSearch: true });
+  return cached || fetch(request);
+}
+
+async function networkFirst(request, keep) {
+  try {
+    const response = await fetch(request);
+    if (keep && response.ok && !response.redirected) {
+      const pages = await caches.open(PAGES);
+      await pages.put(request.url, response.clone());
+    }
+    return response;
+  } catch (error) {
+    const cached = await caches.match(request.url, { cacheName: PAGES });
+    if (cached) return cached;
+    if (request.mode === "navigate") return caches.match(OFFLINE_URL, { cacheName: SHELL });
+    throw error;
+  }
+}
+
+async function cacheFirst(request) {
+  const pages = await caches.open(PAGES);
+  const cached = await pages.match(request.url);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok) await pages.put(request.url, response.clone());
+  return response;
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/static/")) {
+    event.respondWith(fromShell(request));
+  } else if (PHOTO.test(url.pathname)) {
+    event.respondWith(cacheFirst(request));
+  } else if (request.mode === "navigate" || SAVED_PAGE.test(url.pathname)) {
+    event.respondWith(networkFirst(request, SAVED_PAGE.test(url.pathname)));
+  }
+});
+
+/* The page asks for an audit to be kept for offline use: every page of its walk, its data and its photos. */
+self.addEventListener("message", (event) => {
+  const message = event.data || {};
+  if (message.type === "keep-offline") {
+    event.waitUntil((async () => {
+      const pages = await caches.open(PAGES);
+      let kept = 0;
+      for (const url of message.urls) {
+        try {
+          const response = await fetch(url, { credentials: "same-origin" });
+          if (response.ok && !response.redirected) {
+            await pages.put(new URL(url, self.location.origin).href, response);
+            kept += 1;
+          }
+        } catch (error) { /* offline now: the pages already kept stay */ }
+      }
+      if (event.source) event.source.postMessage({ type: "kept-offline", audit: message.audit, kept, total: message.urls.length });
+    })());
+  } else if (message.type === "forget-all") {
+    event.waitUntil(caches.keys().then((names) => Promise.all(
+      names.filter((name) => name.startsWith("shopper-pages-")).map((name) => caches.delete(name)))));
+  }
+});
