@@ -17,9 +17,8 @@ from contextlib import contextmanager
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
-
 from flask_sqlalchemy.session import Session
+from sqlalchemy import event
 
 from shopper import create_app
 from shopper.extensions import db
@@ -55,7 +54,9 @@ def app(tmp_path_factory) -> Iterator[Flask]:
 @pytest.fixture(scope="session")
 def csrf_app(tmp_path_factory, app) -> Flask:
     """The same database with CSRF protection on, as in production."""
-    return make_app(tmp_path_factory.mktemp("instance-csrf"), WTF_CSRF_ENABLED=True, DATABASE_URL=app.config["DATABASE_URL"])
+    return make_app(
+        tmp_path_factory.mktemp("instance-csrf"), WTF_CSRF_ENABLED=True, DATABASE_URL=app.config["DATABASE_URL"]
+    )
 
 
 class ConnectionBoundSession(Session):

@@ -27,14 +27,34 @@ SMALL_CHECKLIST = {
             "channel": "phone",
             "promise": "A person answers within a minute",
             "items": [
-                {"key": "answer-time", "type": "timer", "prompt": "Time until a person answered", "target_max_s": 60,
-                 "weight": 2, "required": True},
-                {"key": "transfers", "type": "counter", "prompt": "How many times were you passed on?",
-                 "target_max": 1},
-                {"key": "resolved", "type": "check", "prompt": "Was the question resolved on this call?",
-                 "critical": True, "evidence": {"prompt": "What did they say?", "require": "note"}},
-                {"key": "tone", "type": "rating", "prompt": "How did the call feel?", "scale": 5,
-                 "show_if": {"item": "resolved", "equals": "yes"}},
+                {
+                    "key": "answer-time",
+                    "type": "timer",
+                    "prompt": "Time until a person answered",
+                    "target_max_s": 60,
+                    "weight": 2,
+                    "required": True,
+                },
+                {
+                    "key": "transfers",
+                    "type": "counter",
+                    "prompt": "How many times were you passed on?",
+                    "target_max": 1,
+                },
+                {
+                    "key": "resolved",
+                    "type": "check",
+                    "prompt": "Was the question resolved on this call?",
+                    "critical": True,
+                    "evidence": {"prompt": "What did they say?", "require": "note"},
+                },
+                {
+                    "key": "tone",
+                    "type": "rating",
+                    "prompt": "How did the call feel?",
+                    "scale": 5,
+                    "show_if": {"item": "resolved", "equals": "yes"},
+                },
             ],
         }
     ],
@@ -57,7 +77,11 @@ class Factories:
     def user(self, email: str | None = None, name: str | None = None) -> User:
         n = next(_counter)
         return self._save(
-            User(email=(email or f"person{n}@example.com").lower(), name=name or f"Person {n}", password_hash=PASSWORD_HASH)
+            User(
+                email=(email or f"person{n}@example.com").lower(),
+                name=name or f"Person {n}",
+                password_hash=PASSWORD_HASH,
+            )
         )
 
     def org(self, name: str | None = None, kind: str = OrgKind.BUSINESS) -> Organization:
@@ -76,14 +100,21 @@ class Factories:
     def site(self, org: Organization, name: str | None = None) -> Site:
         return self._save(Site(org_id=org.id, name=name or f"Site {next(_counter)}"))
 
-    def invite(self, org: Organization, by: User, role: str = Role.AUDITOR, email: str | None = None,
-               lifetime: timedelta = timedelta(days=7)) -> NewInvite:
+    def invite(
+        self,
+        org: Organization,
+        by: User,
+        role: str = Role.AUDITOR,
+        email: str | None = None,
+        lifetime: timedelta = timedelta(days=7),
+    ) -> NewInvite:
         with self.app.app_context():
             actor = db.session.query(Membership).filter_by(org_id=org.id, user_id=by.id).one()
             return create_invite(actor, role=role, email=email, now=utcnow(), lifetime=lifetime)
 
-    def checklist(self, org: Organization, by: User | None = None, definition: dict | None = None,
-                  publish: bool = True):
+    def checklist(
+        self, org: Organization, by: User | None = None, definition: dict | None = None, publish: bool = True
+    ):
         """A checklist with `definition` as its draft (SMALL_CHECKLIST by default), published as version 1."""
         definition = copy.deepcopy(definition or SMALL_CHECKLIST)
         with self.app.app_context():

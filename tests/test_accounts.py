@@ -126,12 +126,18 @@ def test_throttle_window_expires(ctx, make):
     start = utcnow()
     for n in range(3):
         with pytest.raises(service.BadCredentials):
-            service.authenticate(email=user.email, password="nope", ip="10.0.0.1", policy=policy, now=start + timedelta(seconds=n))
+            service.authenticate(
+                email=user.email, password="nope", ip="10.0.0.1", policy=policy, now=start + timedelta(seconds=n)
+            )
     with pytest.raises(service.Throttled) as throttled:
-        service.authenticate(email=user.email, password=PASSWORD, ip="10.0.0.1", policy=policy, now=start + timedelta(minutes=5))
+        service.authenticate(
+            email=user.email, password=PASSWORD, ip="10.0.0.1", policy=policy, now=start + timedelta(minutes=5)
+        )
     assert throttled.value.retry_after == 10 * 60
     later = start + timedelta(minutes=15, seconds=1)
-    assert service.authenticate(email=user.email, password=PASSWORD, ip="10.0.0.1", policy=policy, now=later).id == user.id
+    assert (
+        service.authenticate(email=user.email, password=PASSWORD, ip="10.0.0.1", policy=policy, now=later).id == user.id
+    )
 
 
 def test_password_change_signs_out_other_sessions(app, client, make):
@@ -151,8 +157,14 @@ def test_password_change_signs_out_other_sessions(app, client, make):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"current": "wrong one here", "new": "a brand new sentence", "confirm": "a brand new sentence"}, b"current password is not right"),
-        ({"current": PASSWORD, "new": "a brand new sentence", "confirm": "something else entirely"}, b"two new passwords differ"),
+        (
+            {"current": "wrong one here", "new": "a brand new sentence", "confirm": "a brand new sentence"},
+            b"current password is not right",
+        ),
+        (
+            {"current": PASSWORD, "new": "a brand new sentence", "confirm": "something else entirely"},
+            b"two new passwords differ",
+        ),
         ({"current": PASSWORD, "new": "qwertyuiop", "confirm": "qwertyuiop"}, b"first that attackers try"),
     ],
 )

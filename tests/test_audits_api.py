@@ -31,14 +31,20 @@ def world(make):
 
 def put(client, url, body, key=None, **headers):
     return client.put(
-        url, data=json.dumps(body), content_type="application/json",
+        url,
+        data=json.dumps(body),
+        content_type="application/json",
         headers={"Idempotency-Key": key or uuid.uuid4().hex, **headers},
     )
 
 
 def upload(client, url, data, photo_id=None, key=None, **fields):
-    form = {"id": photo_id or str(uuid.uuid4()), "touchpoint_key": "billing-line", "file": (io.BytesIO(data), "p.jpg"),
-            **fields}
+    form = {
+        "id": photo_id or str(uuid.uuid4()),
+        "touchpoint_key": "billing-line",
+        "file": (io.BytesIO(data), "p.jpg"),
+        **fields,
+    }
     return client.post(url, data=form, headers={"Idempotency-Key": key or uuid.uuid4().hex})
 
 
@@ -73,8 +79,9 @@ def test_answer_then_replay_gets_the_same_response(client, login, make, world):
 def test_bad_writes_get_a_json_error_and_write_nothing(client, login, make, world, kwargs, status, message):
     login(world["auditor"])
     item = kwargs.get("item", "transfers")
-    response = put(client, f"{world['base']}/answers/{item}", kwargs.get("body", {"value": 1, "client_ts": 1}),
-                   kwargs.get("key"))
+    response = put(
+        client, f"{world['base']}/answers/{item}", kwargs.get("body", {"value": 1, "client_ts": 1}), kwargs.get("key")
+    )
     assert response.status_code == status
     assert message in response.get_json()["error"]
     assert make.count(Answer, audit_id=world["audit"].id) == 0
@@ -82,8 +89,11 @@ def test_bad_writes_get_a_json_error_and_write_nothing(client, login, make, worl
 
 def test_a_write_without_an_idempotency_key_is_refused(client, login, make, world):
     login(world["auditor"])
-    response = client.put(f"{world['base']}/answers/transfers", data=json.dumps({"value": 1, "client_ts": 1}),
-                          content_type="application/json")
+    response = client.put(
+        f"{world['base']}/answers/transfers",
+        data=json.dumps({"value": 1, "client_ts": 1}),
+        content_type="application/json",
+    )
     assert response.status_code == 400 and "Idempotency-Key" in response.get_json()["error"]
     assert make.count(Answer, audit_id=world["audit"].id) == 0
 
@@ -122,8 +132,14 @@ def test_managers_see_and_may_change_any_audit_of_their_org(client, login, world
 def test_photo_upload_is_ingested_and_a_retry_is_one_photo(app, client, login, make, world):
     login(world["auditor"])
     photo_id = str(uuid.uuid4())
-    first = upload(client, f"{world['base']}/photos", oriented_jpeg(6, (400, 300)), photo_id, item_key="answer-time",
-                   caption="Queue of nine people")
+    first = upload(
+        client,
+        f"{world['base']}/photos",
+        oriented_jpeg(6, (400, 300)),
+        photo_id,
+        item_key="answer-time",
+        caption="Queue of nine people",
+    )
     assert first.status_code == 201
     body = first.get_json()["photo"]
     assert (body["width"], body["height"]) == (400, 300)  # stored turned on its side, shown upright
@@ -131,7 +147,9 @@ def test_photo_upload_is_ingested_and_a_retry_is_one_photo(app, client, login, m
     assert retry.status_code == 200 and retry.get_json()["created"] is False
     assert make.count(Photo, audit_id=world["audit"].id) == 1
     media = Path(app.config["MEDIA_ROOT"]) / str(world["org"].id) / str(world["audit"].id)
-    assert sorted(p.name for p in media.iterdir()) == sorted(f"{photo_id}-{r}.jpg" for r in ("display", "print", "thumb"))
+    assert sorted(p.name for p in media.iterdir()) == sorted(
+        f"{photo_id}-{r}.jpg" for r in ("display", "print", "thumb")
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,8 +179,12 @@ def test_caption_and_delete_photo(client, login, make, world):
     login(world["auditor"])
     photo_id = str(uuid.uuid4())
     upload(client, f"{world['base']}/photos", oriented_jpeg(1), photo_id)
-    patched = client.patch(f"{world['base']}/photos/{photo_id}", data=json.dumps({"caption": "Leaflet rack, empty"}),
-                           content_type="application/json", headers={"Idempotency-Key": uuid.uuid4().hex})
+    patched = client.patch(
+        f"{world['base']}/photos/{photo_id}",
+        data=json.dumps({"caption": "Leaflet rack, empty"}),
+        content_type="application/json",
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     assert patched.get_json()["photo"]["caption"] == "Leaflet rack, empty"
     for _ in range(2):  # a replayed delete succeeds too
         deleted = client.delete(f"{world['base']}/photos/{photo_id}", headers={"Idempotency-Key": uuid.uuid4().hex})

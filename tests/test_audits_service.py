@@ -25,11 +25,15 @@ def op() -> str:
 
 
 def answer(audit, user, item, value, ts, op_id=None, **extra):
-    return service.save_answer(audit, user.id, op_id or op(), item, {"value": value, "client_ts": ts, **extra}, utcnow())
+    return service.save_answer(
+        audit, user.id, op_id or op(), item, {"value": value, "client_ts": ts, **extra}, utcnow()
+    )
 
 
 def stored(audit, item):
-    return db.session.scalar(db.select(Answer).filter_by(audit_id=audit.id, item_key=item).execution_options(populate_existing=True))
+    return db.session.scalar(
+        db.select(Answer).filter_by(audit_id=audit.id, item_key=item).execution_options(populate_existing=True)
+    )
 
 
 def test_an_answer_is_saved_and_its_state_returned(setup):
@@ -37,8 +41,13 @@ def test_an_answer_is_saved_and_its_state_returned(setup):
     result = answer(audit, auditor, "answer-time", 75, 1000, note="Music on hold, no queue position")
     assert result.status == 200
     assert result.body["applied"] is True
-    assert result.body["answer"] == {"item_key": "answer-time", "value": 75, "note": "Music on hold, no queue position",
-                                     "flagged": False, "client_ts": 1000}
+    assert result.body["answer"] == {
+        "item_key": "answer-time",
+        "value": 75,
+        "note": "Music on hold, no queue position",
+        "flagged": False,
+        "client_ts": 1000,
+    }
     assert stored(audit, "answer-time").touchpoint_key == "billing-line"
 
 
@@ -112,14 +121,24 @@ def test_a_key_used_for_another_audit_is_refused(setup, make):
 
 def test_wrap_up_of_a_touchpoint(setup):
     _, auditor, _, audit = setup
-    result = service.save_visit(audit, auditor.id, op(), "billing-line",
-                                {"effort": 6, "promise_kept": False, "note": "Passed on twice", "client_ts": 10}, utcnow())
+    result = service.save_visit(
+        audit,
+        auditor.id,
+        op(),
+        "billing-line",
+        {"effort": 6, "promise_kept": False, "note": "Passed on twice", "client_ts": 10},
+        utcnow(),
+    )
     assert result.body["visit"]["effort"] == 6
     older = service.save_visit(audit, auditor.id, op(), "billing-line", {"effort": 2, "client_ts": 5}, utcnow())
     assert older.body["applied"] is False
     visit = db.session.query(TouchpointVisit).filter_by(audit_id=audit.id).one()
     assert (visit.effort, visit.promise_kept) == (6, False)
-    for bad in ({"effort": 8, "client_ts": 1}, {"effort": True, "client_ts": 1}, {"promise_kept": "no", "client_ts": 1}):
+    for bad in (
+        {"effort": 8, "client_ts": 1},
+        {"effort": True, "client_ts": 1},
+        {"promise_kept": "no", "client_ts": 1},
+    ):
         with pytest.raises(service.AuditError):
             service.save_visit(audit, auditor.id, op(), "billing-line", bad, utcnow())
     with pytest.raises(service.AuditError) as unknown:

@@ -39,9 +39,15 @@ def answer(client, world, audit_id, item, value, **extra):
 
 def test_an_auditor_starts_an_audit_and_lands_on_the_first_touchpoint(client, login, make, world):
     login(world["auditor"])
-    response = client.post(f"{world['base']}/new", data={
-        "checklist_id": world["checklist"].id, "site_id": world["site"].id, "auditor_id": world["auditor"].id,
-        "scenario": "Renewing with an expired card"})
+    response = client.post(
+        f"{world['base']}/new",
+        data={
+            "checklist_id": world["checklist"].id,
+            "site_id": world["site"].id,
+            "auditor_id": world["auditor"].id,
+            "scenario": "Renewing with an expired card",
+        },
+    )
     assert response.status_code == 302
     audit = make.find(Audit, org_id=world["org"].id)
     assert response.headers["Location"].endswith(f"/audits/{audit.id}/walk/billing-line")
@@ -52,17 +58,26 @@ def test_an_auditor_starts_an_audit_and_lands_on_the_first_touchpoint(client, lo
 
 def test_an_auditor_cannot_start_an_audit_for_someone_else(client, login, make, world):
     login(world["auditor"])
-    response = client.post(f"{world['base']}/new", data={
-        "checklist_id": world["checklist"].id, "site_id": world["site"].id, "auditor_id": world["colleague"].id})
+    response = client.post(
+        f"{world['base']}/new",
+        data={"checklist_id": world["checklist"].id, "site_id": world["site"].id, "auditor_id": world["colleague"].id},
+    )
     assert response.status_code == 400
     assert make.count(Audit, org_id=world["org"].id) == 0
 
 
 def test_a_manager_prepares_an_audit_the_auditor_finds_first(client, login, make, world):
     login(world["owner"])
-    response = client.post(f"{world['base']}/new", data={
-        "checklist_id": world["checklist"].id, "site_id": world["site"].id, "auditor_id": world["auditor"].id,
-        "due_on": "2026-12-01", "scenario": "First visit"})
+    response = client.post(
+        f"{world['base']}/new",
+        data={
+            "checklist_id": world["checklist"].id,
+            "site_id": world["site"].id,
+            "auditor_id": world["auditor"].id,
+            "due_on": "2026-12-01",
+            "scenario": "First visit",
+        },
+    )
     assert response.status_code == 302
     audit = make.find(Audit, org_id=world["org"].id)
     assert audit.status == "assigned" and str(audit.due_on) == "2026-12-01"
@@ -144,8 +159,9 @@ def test_list_filters_and_nonsense_filters(client, login, make, world):
 
 def test_auditors_see_only_their_own_audits(client, login, make, world):
     mine = make.audit(world["org"], world["auditor"], checklist=world["checklist"], site=world["site"], scenario="Mine")
-    theirs = make.audit(world["org"], world["colleague"], checklist=world["checklist"], site=world["site"],
-                        scenario="Theirs")
+    theirs = make.audit(
+        world["org"], world["colleague"], checklist=world["checklist"], site=world["site"], scenario="Theirs"
+    )
     login(world["auditor"])
     listing = client.get(f"{world['base']}/").get_data(as_text=True)
     assert "Mine" in listing and "Theirs" not in listing
@@ -157,9 +173,11 @@ def test_photos_are_served_privately_and_only_to_those_who_may_see_the_audit(cli
     audit = make.audit(world["org"], world["auditor"], checklist=world["checklist"], site=world["site"])
     login(world["auditor"])
     photo_id = str(uuid.uuid4())
-    client.post(f"/o/{world['org'].slug}/api/audits/{audit.id}/photos",
-                data={"id": photo_id, "touchpoint_key": "billing-line", "file": (io.BytesIO(oriented_jpeg(1)), "p.jpg")},
-                headers={"Idempotency-Key": uuid.uuid4().hex})
+    client.post(
+        f"/o/{world['org'].slug}/api/audits/{audit.id}/photos",
+        data={"id": photo_id, "touchpoint_key": "billing-line", "file": (io.BytesIO(oriented_jpeg(1)), "p.jpg")},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     url = f"{world['base']}/{audit.id}/photos/{photo_id}/thumb.jpg"
     response = client.get(url)
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
@@ -174,8 +192,15 @@ def test_every_audit_route_is_404_for_another_organization(client, login, make, 
     audit = make.audit(world["org"], world["auditor"], checklist=world["checklist"], site=world["site"])
     login(world["stranger"])
     base = f"{world['base']}/{audit.id}"
-    for method, path in [("get", "/"), ("get", ""), ("get", "/walk/billing-line"), ("get", "/review"),
-                         ("post", "/submit"), ("post", "/reopen"), ("get", f"/photos/{uuid.uuid4()}/thumb.jpg")]:
+    for method, path in [
+        ("get", "/"),
+        ("get", ""),
+        ("get", "/walk/billing-line"),
+        ("get", "/review"),
+        ("post", "/submit"),
+        ("post", "/reopen"),
+        ("get", f"/photos/{uuid.uuid4()}/thumb.jpg"),
+    ]:
         target = world["base"] + "/" if path == "/" else base + path
         assert getattr(client, method)(target).status_code == 404, path
     stranger_org = make.find(Audit, id=audit.id)

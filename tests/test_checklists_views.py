@@ -92,19 +92,37 @@ def test_import_csv_needs_a_title_and_round_trips(client, login, make, team):
     refused = client.post(url(team["org"], "/import"), data=upload(csv_text, "journey.csv"))
     assert refused.status_code == 400 and b"give the checklist a title" in refused.data
     assert make.count(Checklist, org_id=team["org"].id) == 0
-    assert client.post(url(team["org"], "/import"), data=upload(csv_text, "journey.csv", "Billing line check")).status_code == 302
+    assert (
+        client.post(url(team["org"], "/import"), data=upload(csv_text, "journey.csv", "Billing line check")).status_code
+        == 302
+    )
     checklist = make.find(Checklist, org_id=team["org"].id)
     exported = client.get(url(team["org"], f"/{checklist.id}/versions/1.csv"))
     assert exported.mimetype == "text/csv"
-    assert io.import_csv(exported.data, title="Billing line check") == io.import_csv(csv_text, title="Billing line check")
+    assert io.import_csv(exported.data, title="Billing line check") == io.import_csv(
+        csv_text, title="Billing line check"
+    )
 
 
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
         (b"{not json", "broken.json", b"line 1"),
-        (json.dumps({**SMALL_CHECKLIST, "touchpoints": [{**SMALL_CHECKLIST["touchpoints"][0], "items": [
-            {"key": "x", "type": "slider", "prompt": "Slide"}]}]}).encode(), "slider.json", b"slider"),
+        (
+            json.dumps(
+                {
+                    **SMALL_CHECKLIST,
+                    "touchpoints": [
+                        {
+                            **SMALL_CHECKLIST["touchpoints"][0],
+                            "items": [{"key": "x", "type": "slider", "prompt": "Slide"}],
+                        }
+                    ],
+                }
+            ).encode(),
+            "slider.json",
+            b"slider",
+        ),
         (b"touchpoint_key,title\nweb,Website\n", "short.csv", b"missing column"),
     ],
 )
@@ -123,8 +141,9 @@ def test_a_file_over_2_mb_is_refused_and_nothing_saved(ctx, make, team):
     from shopper.timeutil import utcnow
 
     with pytest.raises(DefinitionError, match="2 MB"):
-        import_checklist(team["org"].id, None, data=b" " * (2 * 1024 * 1024 + 1), filename="huge.json", title=None,
-                         now=utcnow())
+        import_checklist(
+            team["org"].id, None, data=b" " * (2 * 1024 * 1024 + 1), filename="huge.json", title=None, now=utcnow()
+        )
     assert make.count(Checklist, org_id=team["org"].id) == 0
 
 
@@ -135,7 +154,9 @@ def test_import_lists_every_problem_with_its_place(client, login, make, team):
     items.append(dict(items[1]))  # duplicate key "transfers"
     items[3]["show_if"] = {"item": "nowhere", "equals": "yes"}
     login(team["manager"])
-    page = client.post(url(team["org"], "/import"), data=upload(json.dumps(bad).encode(), "bad.json")).get_data(as_text=True)
+    page = client.post(url(team["org"], "/import"), data=upload(json.dumps(bad).encode(), "bad.json")).get_data(
+        as_text=True
+    )
     assert "touchpoints[0].items[0].type" in page
     assert "transfers" in page and "nowhere" in page
     assert make.count(Checklist, org_id=team["org"].id) == 0
@@ -216,7 +237,9 @@ def test_cli_import_and_export(app, make, team, tmp_path):
     assert result.exit_code == 0, result.output
     checklist = make.find(Checklist, org_id=team["org"].id)
     out = tmp_path / "out.csv"
-    assert runner.invoke(args=["checklist", "export", str(checklist.id), "--format", "csv", "-o", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(args=["checklist", "export", str(checklist.id), "--format", "csv", "-o", str(out)]).exit_code == 0
+    )
     assert io.import_csv(out.read_bytes(), title=SMALL_CHECKLIST["title"]) == io.import_csv(
         io.export_csv(SMALL_CHECKLIST), title=SMALL_CHECKLIST["title"]
     )

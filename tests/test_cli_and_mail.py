@@ -30,8 +30,17 @@ def test_demo_owner_can_sign_in_with_the_printed_password(app, client):
 
 def test_create_user(app, database, make):
     result = app.test_cli_runner().invoke(
-        args=["create-user", "--email", "Real@Example.com", "--name", "Real Owner", "--org", "Real Business",
-              "--password", "a real long password here"]
+        args=[
+            "create-user",
+            "--email",
+            "Real@Example.com",
+            "--name",
+            "Real Owner",
+            "--org",
+            "Real Business",
+            "--password",
+            "a real long password here",
+        ]
     )
     assert result.exit_code == 0, result.output
     user = make.find(User, email="real@example.com")
@@ -40,7 +49,17 @@ def test_create_user(app, database, make):
 
 def test_create_user_refuses_a_common_password(app, database, make):
     result = app.test_cli_runner().invoke(
-        args=["create-user", "--email", "weak@example.com", "--name", "Weak", "--org", "Weak Co", "--password", "password123"]
+        args=[
+            "create-user",
+            "--email",
+            "weak@example.com",
+            "--name",
+            "Weak",
+            "--org",
+            "Weak Co",
+            "--password",
+            "password123",
+        ]
     )
     assert result.exit_code != 0 and "attackers" in result.output
     assert make.find(User, email="weak@example.com") is None
@@ -54,7 +73,11 @@ def smtp():
 
 def test_invite_is_mailed_when_smtp_is_configured(tmp_path, app, database, make, smtp):
     mailing = make_app(
-        tmp_path, DATABASE_URL=app.config["DATABASE_URL"], MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_USE_TLS=False
+        tmp_path,
+        DATABASE_URL=app.config["DATABASE_URL"],
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        MAIL_USE_TLS=False,
     )
     org = make.org("Harbour Physio")
     owner = make.member(org, Role.OWNER)
@@ -70,8 +93,14 @@ def test_invite_is_mailed_when_smtp_is_configured(tmp_path, app, database, make,
 
 
 def test_a_mail_failure_still_shows_the_link(tmp_path, app, database, make):
-    unreachable = make_app(tmp_path, DATABASE_URL=app.config["DATABASE_URL"], MAIL_SERVER="127.0.0.1", MAIL_PORT=1,
-                           MAIL_USE_TLS=False, MAIL_TIMEOUT=2)
+    unreachable = make_app(
+        tmp_path,
+        DATABASE_URL=app.config["DATABASE_URL"],
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=1,
+        MAIL_USE_TLS=False,
+        MAIL_TIMEOUT=2,
+    )
     org = make.org()
     owner = make.member(org, Role.OWNER)
     client = unreachable.test_client()

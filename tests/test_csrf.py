@@ -12,8 +12,13 @@ def test_forms_without_a_csrf_token_are_refused_and_change_nothing(csrf_client, 
     before = make.count(User)
     response = csrf_client.post(
         "/signup",
-        data={"name": "No Token", "email": "no-token@example.com", "password": "a sentence long enough",
-              "org_name": "Tokenless", "org_kind": "business"},
+        data={
+            "name": "No Token",
+            "email": "no-token@example.com",
+            "password": "a sentence long enough",
+            "org_name": "Tokenless",
+            "org_kind": "business",
+        },
     )
     assert response.status_code == 400
     assert b"expired or was sent from elsewhere" in response.data
@@ -25,7 +30,9 @@ def test_a_wrong_csrf_token_is_refused(csrf_client, make):
     owner = make.member(org, Role.OWNER)
     page = csrf_client.get("/login")
     token = _token(page.data)
-    csrf_client.post("/login", data={"email": owner.email, "password": "correct horse battery staple", "csrf_token": token})
+    csrf_client.post(
+        "/login", data={"email": owner.email, "password": "correct horse battery staple", "csrf_token": token}
+    )
     response = csrf_client.post(f"/o/{org.slug}/sites", data={"name": "Forged", "csrf_token": "forged"})
     assert response.status_code == 400
     assert make.count(Site, org_id=org.id) == 0
@@ -49,6 +56,8 @@ def test_sign_out_needs_the_token_too(csrf_client, make):
     org = make.org()
     owner = make.member(org, Role.OWNER)
     token = _token(csrf_client.get("/login").data)
-    csrf_client.post("/login", data={"email": owner.email, "password": "correct horse battery staple", "csrf_token": token})
+    csrf_client.post(
+        "/login", data={"email": owner.email, "password": "correct horse battery staple", "csrf_token": token}
+    )
     assert csrf_client.post("/logout").status_code == 400
     assert csrf_client.get(f"/o/{org.slug}/").status_code == 200

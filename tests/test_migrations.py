@@ -43,7 +43,21 @@ def test_upgrade_matches_the_models_then_down_and_up_again(tmp_path, database_ur
         upgrade()
         assert _differences(app) == []
         tables = set(inspect(db.engine).get_table_names())
-        assert {"user", "organization", "membership", "site", "invite", "client_link", "checklist", "checklist_version", "audit", "answer", "photo", "finding", "sync_op"} <= tables
+        assert {
+            "user",
+            "organization",
+            "membership",
+            "site",
+            "invite",
+            "client_link",
+            "checklist",
+            "checklist_version",
+            "audit",
+            "answer",
+            "photo",
+            "finding",
+            "sync_op",
+        } <= tables
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()

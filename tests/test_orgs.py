@@ -170,7 +170,8 @@ def test_invite_accepted_by_a_new_person(client, make, team):
     page = client.get(f"/invite/{new.token}")
     assert page.status_code == 200 and b"Join Harbour Physio" in page.data
     response = client.post(
-        f"/invite/{new.token}", data={"name": "Nia New", "email": "Nia@Example.com", "password": "walking the billing line"}
+        f"/invite/{new.token}",
+        data={"name": "Nia New", "email": "Nia@Example.com", "password": "walking the billing line"},
     )
     assert response.status_code == 302
     user = make.find(User, email="nia@example.com")
@@ -198,7 +199,9 @@ def test_invite_is_single_use(client, login, make, team):
 
 def test_expired_invite_is_refused(client, make, team):
     new = make.invite(team["org"], team["owner"], lifetime=timedelta(seconds=-1))
-    response = client.post(f"/invite/{new.token}", data={"name": "Late", "email": "late@example.com", "password": PASSWORD})
+    response = client.post(
+        f"/invite/{new.token}", data={"name": "Late", "email": "late@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 404 and b"expired" in response.data
     assert make.find(User, email="late@example.com") is None
 
@@ -213,7 +216,9 @@ def test_withdrawn_and_forged_invites_are_refused(client, login, make, team):
 
 def test_an_email_bound_invite_only_works_for_that_address(client, login, make, team):
     new = make.invite(team["org"], team["owner"], email="only@example.com")
-    response = client.post(f"/invite/{new.token}", data={"name": "Eve", "email": "eve@example.com", "password": PASSWORD})
+    response = client.post(
+        f"/invite/{new.token}", data={"name": "Eve", "email": "eve@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 400 and b"This invitation is for only@example.com" in response.data
     assert make.find(User, email="eve@example.com") is None
     login(team["stranger"])
@@ -224,7 +229,9 @@ def test_an_email_bound_invite_only_works_for_that_address(client, login, make, 
 def test_an_invite_for_an_existing_account_asks_to_sign_in_and_creates_nothing(client, make, team):
     new = make.invite(team["org"], team["owner"])
     existing = make.user()
-    response = client.post(f"/invite/{new.token}", data={"name": "Again", "email": existing.email, "password": PASSWORD})
+    response = client.post(
+        f"/invite/{new.token}", data={"name": "Again", "email": existing.email, "password": PASSWORD}
+    )
     assert response.status_code == 400 and b"sign in first" in response.data
     assert make.count(Membership, user_id=existing.id) == 0
     assert make.get(Invite, new.invite.id).accepted_at is None
@@ -244,10 +251,15 @@ def test_an_existing_member_cannot_use_an_invite_twice_over(client, login, make,
 def test_manager_adds_renames_archives_and_restores_a_site(client, login, make, team):
     login(team["manager"])
     slug = team["org"].slug
-    assert client.post(f"/o/{slug}/sites", data={"name": "Harbour Street", "address": "12 Harbour St"}).status_code == 302
+    assert (
+        client.post(f"/o/{slug}/sites", data={"name": "Harbour Street", "address": "12 Harbour St"}).status_code == 302
+    )
     site = make.find(Site, org_id=team["org"].id, name="Harbour Street")
     assert site.address == "12 Harbour St"
-    assert client.post(f"/o/{slug}/sites/{site.id}", data={"name": "Harbour Street clinic", "address": ""}).status_code == 302
+    assert (
+        client.post(f"/o/{slug}/sites/{site.id}", data={"name": "Harbour Street clinic", "address": ""}).status_code
+        == 302
+    )
     renamed = make.get(Site, site.id)
     assert renamed.name == "Harbour Street clinic" and renamed.address is None
     client.post(f"/o/{slug}/sites/{site.id}/archive", data={"archive": "1"})
