@@ -1,0 +1,420 @@
+// The guided walk on a phone: makes the server-rendered touchpoint live. Every change is saved at once through the
+// one write seam (autosave.js); show_if, target breaches and progress follow the answers as they change; the save
+// status always tells the truth. Without this script the page still shows every saved answer.
+import { atRisk, flushForExit, newKey, onStatus, queued, retry, send, settled } from "./autosave.js";
+import { breach, items, progress, visibleKeys } from "./rules.js";
+import { Stopwatch } from "./stopwatch.js";
+import { flushCaptions, setupPhotos } from "./photos.js";
+
+const TYPING_DELAY_MS = 700; // text, numbers, notes: saved once the thumb rests
+const COUNTER_DELAY_MS = 400; // rapid taps on -/+ become one save
+
+const root = document.getElementById("walk");
+if (root) start(root);
+
+function start(root) {
+  const state = JSON.parse(document.getElementById("audit-state").textContent);
+  const definition = state.definition;
+  const touchpointKey = root.dataset.touchpoint;
+  const itemsByKey = new Map([...items(definition)].map(([, item]) => [item.key, item]));
+  const answers = {};
+  for (const [key, answer] of Object.entries(state.answers)) answers[key] = plainAnswer(answer);
+  const visits = state.visits;
+  const photos = state.photos;
+  // item key (or "visit:<touchpoint>") -> how many local changes: a late server reply must not undo a newer change
+  const versions = new Map();
+  const timers = new Map(); // pending debounced saves: key -> {timer, run}
+  const refused = new Map(); // key -> message of a change the server refused
+  let seam = { state: "saved", queued: 0 };
+
+  const urls = {
+    answer: (key) => root.dataset.answerUrl.replace("__item__", encodeURIComponent(key)),
+    visit: (key) => root.dataset.visitUrl.replace("__touchpoint__", encodeURIComponent(key)),
+    photos: root.dataset.photosUrl,
+    photo: (id) => root.dataset.photoUrl.replace("__photo__", id),
+    thumb: (id) => root.dataset.thumbUrl.replace("__photo__", id),
+  };
+
+  // The status bar -------------------------------------------------------------------------------------------
+  const statusBox = root.querySelector("#save-status");
+  const statusText = statusBox.querySelector("[data-status-text]");
+  const retryButton = root.querySelector("[data-action=retry]");
+  const signIn = root.querySelector("[data-signin]");
+  const MESSAGES = {
+    saved: "Saved",
+    saving: "Saving…",
+    failed: "Not saved yet",
+    "signed-out": "Signed out: sign in again to save",
+    refused: "Not saved: see the message by the question",
+  };
+
+  function waiting() {
+    return timers.size > 0 || root.querySelector("[data-caption-dirty], [data-upload=preparing]") !== null;
+  }
+
+  function renderStatus() {
+    let current = seam.state;
+    if (current === "saved" && waiting()) current = "saving";
+    if (current === "saved" && (refused.size || root.querySelector("[data-upload=refused]"))) current = "refused";
+    if (statusBox.dataset.state === current && current !== "failed") return;
+    statusBox.dataset.state = current;
+    const waitingCount = `${seam.queued} change${seam.queued === 1 ? "" : "s"} waiting`;
+    statusText.textContent = current === "failed" ? `${MESSAGES.failed}: ${waitingCount}` : MESSAGES[current];
+    retryButton.hidden = !(current === "failed" || current === "signed-out");
+    signIn.hidden = current !== "signed-out";
+  }
+
+  onStatus((status) => {
+    seam = status;
+    renderStatus();
+  });
+  retryButton.addEventListener("click", () => retry());
+
+  // Debounced saves -------------------------------------------------------------------------------------------
+  function later(key, run, delay) {
+    const pending = timers.get(key);
+    if (pending) clearTimeout(pending.timer);
+    timers.set(key, { timer: setTimeout(() => now(key), delay), run });
+    renderStatus();
+  }
+
+  function now(key) {
+    const pending = timers.get(key);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    timers.delete(key);
+    pending.run();
+    renderStatus();
+  }
+
+  function flushAll() {
+    for (const key of [...timers.keys()]) now(key);
+    flushCaptions(root);
+  }
+
+  // Answers ---------------------------------------------------------------------------------------------------
+  const articles = new Map([...root.querySelectorAll("article[data-item]")].map((a) => [a.dataset.item, a]));
+  const stopwatches = new Map();
+
+  function bump(key) {
+    const version = (versions.get(key) || 0) + 1;
+    versions.set(key, version);
+    return version;
+  }
+
+  function saveAnswer(key) {
+    const answer = answers[key] || plainAnswer({});
+    const version = bump(key);
+    const { value, note, flagged } = answer;
+    const body = JSON.stringify({ value, note, flagged, client_ts: Date.now() });
+    send({ method: "PUT", url: urls.answer(key), headers: jsonHeaders(), body }).then((result) => {
+      if (!result.ok) {
+        refused.set(key, problem(result));
+        showError(articles.get(key), problem(result));
+      } else {
+        refused.delete(key);
+        showError(articles.get(key), "");
+        const newest = versions.get(key) === version && !timers.has(key);
+        if (result.data.applied === false && newest) {
+          answers[key] = plainAnswer(result.data.answer); // a later change from another device won: show it
+          showAnswer(key);
+        }
+      }
+      refresh();
+      renderStatus();
+    });
+  }
+
+  function change(key, field, value, delay = 0) {
+    answers[key] = { ...(answers[key] || plainAnswer({})), [field]: value };
+    refresh();
+    later(key, () => saveAnswer(key), delay);
+    if (!delay) now(key);
+  }
+
+  for (const [key, article] of articles) {
+    const item = itemsByKey.get(key);
+    const inputs = [...article.querySelectorAll(`[name="${CSS.escape(key)}"]`)];
+    const field = inputs[0];
+
+    if (["check", "rating", "choice"].includes(item.type)) {
+      for (const input of inputs) input.addEventListener("change", () => change(key, "value", readValue(item, inputs)));
+    } else if (["text", "number", "date", "timer", "counter"].includes(item.type)) {
+      const typed = (delay) => {
+        const value = checkedValue(item, field, article);
+        if (value === undefined) return; // not a valid answer yet: the message by the field says why
+        change(key, "value", value, delay);
+        stopwatches.get(key)?.render();
+      };
+      field.addEventListener("input", () => typed(item.type === "date" ? 0 : TYPING_DELAY_MS));
+      field.addEventListener("change", () => now(key)); // leaving the field saves what is typed at once
+    }
+
+    if (item.type === "counter") {
+      for (const button of article.querySelectorAll(".counter-step")) {
+        button.addEventListener("click", () => {
+          const current = Number.parseInt(field.value, 10);
+          const step = button.dataset.action === "increment" ? 1 : -1;
+          const next = Math.min(10000, Math.max(0, (Number.isFinite(current) ? current : 0) + step));
+          field.value = String(next);
+          showError(article, "");
+          change(key, "value", next, COUNTER_DELAY_MS);
+        });
+      }
+    }
+
+    if (item.type === "timer") {
+      const watch = new Stopwatch(article.querySelector("[data-stopwatch]"), {
+        storageKey: `shopper:stopwatch:${state.id}:${key}`,
+        seconds: () => answers[key]?.value ?? null,
+        onStop: (seconds) => {
+          field.value = String(seconds);
+          showError(article, "");
+          change(key, "value", seconds);
+        },
+        onReset: () => {
+          field.value = "";
+          change(key, "value", null);
+        },
+      });
+      stopwatches.set(key, watch);
+    }
+
+    const note = article.querySelector("[data-field=note]");
+    if (note) {
+      note.addEventListener("input", () => change(key, "note", note.value, TYPING_DELAY_MS));
+      note.addEventListener("change", () => now(key));
+    }
+    const flag = article.querySelector("[data-field=flagged]");
+    if (flag) flag.addEventListener("change", () => change(key, "flagged", flag.checked));
+  }
+
+  /** Put an answer (from the server) into its controls. */
+  function showAnswer(key) {
+    const article = articles.get(key);
+    if (!article) return;
+    const item = itemsByKey.get(key);
+    const { value, note, flagged } = answers[key] || plainAnswer({});
+    const inputs = [...article.querySelectorAll(`[name="${CSS.escape(key)}"]`)];
+    if (["check", "rating", "choice"].includes(item.type)) {
+      const chosen = (Array.isArray(value) ? value : [value]).map(String);
+      for (const input of inputs) input.checked = chosen.includes(input.value);
+    } else if (inputs[0]) {
+      inputs[0].value = value === null || value === undefined ? "" : String(value);
+    }
+    const noteField = article.querySelector("[data-field=note]");
+    if (noteField) noteField.value = note;
+    const flag = article.querySelector("[data-field=flagged]");
+    if (flag) flag.checked = flagged;
+    stopwatches.get(key)?.render();
+  }
+
+  // The wrap-up -----------------------------------------------------------------------------------------------
+  const wrapup = root.querySelector("[data-wrapup]");
+  const visitKey = `visit:${touchpointKey}`;
+
+  function currentVisit() {
+    return visits[touchpointKey] || { effort: null, promise_kept: null, note: "" };
+  }
+
+  function saveVisit() {
+    const visit = currentVisit();
+    const version = bump(visitKey);
+    const body = JSON.stringify({
+      effort: visit.effort,
+      promise_kept: visit.promise_kept,
+      note: visit.note,
+      client_ts: Date.now(),
+    });
+    send({ method: "PUT", url: urls.visit(touchpointKey), headers: jsonHeaders(), body }).then((result) => {
+      if (!result.ok) {
+        refused.set(visitKey, problem(result));
+        showError(wrapup, problem(result));
+      } else {
+        refused.delete(visitKey);
+        showError(wrapup, "");
+        if (result.data.applied === false && versions.get(visitKey) === version && !timers.has(visitKey)) {
+          visits[touchpointKey] = result.data.visit;
+          showVisit();
+        }
+      }
+      refresh();
+      renderStatus();
+    });
+  }
+
+  function changeVisit(field, value, delay = 0) {
+    visits[touchpointKey] = { ...currentVisit(), [field]: value };
+    refresh();
+    later(visitKey, saveVisit, delay);
+    if (!delay) now(visitKey);
+  }
+
+  function showVisit() {
+    const visit = currentVisit();
+    for (const input of wrapup.querySelectorAll("[name='wrapup.effort']")) {
+      input.checked = Number(input.value) === visit.effort;
+    }
+    for (const input of wrapup.querySelectorAll("[name='wrapup.promise_kept']")) {
+      input.checked = visit.promise_kept !== null && (input.value === "yes") === visit.promise_kept;
+    }
+    wrapup.querySelector("[name='wrapup.note']").value = visit.note || "";
+  }
+
+  if (wrapup) {
+    for (const input of wrapup.querySelectorAll("[name='wrapup.effort']")) {
+      input.addEventListener("change", () => changeVisit("effort", Number(input.value)));
+    }
+    for (const input of wrapup.querySelectorAll("[name='wrapup.promise_kept']")) {
+      input.addEventListener("change", () => changeVisit("promise_kept", input.value === "yes"));
+    }
+    const note = wrapup.querySelector("[name='wrapup.note']");
+    note.addEventListener("input", () => changeVisit("note", note.value, TYPING_DELAY_MS));
+    note.addEventListener("change", () => now(visitKey));
+  }
+
+  // Photos ----------------------------------------------------------------------------------------------------
+  setupPhotos(root, {
+    urls,
+    photos,
+    template: document.getElementById("photo-tile-template"),
+    onChange: () => refresh(),
+    onDirty: () => renderStatus(),
+  });
+
+  // What is shown: show_if, breaches, progress ---------------------------------------------------------------
+  function refresh() {
+    const values = Object.fromEntries(Object.entries(answers).map(([key, a]) => [key, a.value]));
+    const visible = visibleKeys(definition, values);
+    for (const [key, article] of articles) {
+      const item = itemsByKey.get(key);
+      article.hidden = !visible.has(key);
+      const line = article.querySelector("[data-breach]");
+      const reason = item.flag_if === "never" ? null : breach(item, answers[key]?.value ?? null);
+      if (line.textContent !== (reason || "")) line.textContent = reason || "";
+      line.hidden = !reason;
+    }
+    const counts = {};
+    for (const photo of photos) if (photo.item_key) counts[photo.item_key] = (counts[photo.item_key] || 0) + 1;
+    const lines = progress(definition, answers, counts);
+    for (const entry of root.querySelectorAll("[data-progress]")) {
+      const key = entry.dataset.progress;
+      const line = lines[key];
+      const visit = visits[key];
+      const wrapped = visit && (visit.effort !== null || visit.promise_kept !== null);
+      let text = `${line.answered} of ${line.visible} answered`;
+      if (line.left) text += ` · ${line.left} required left`;
+      if (wrapped) text += " · wrapped up";
+      entry.querySelector("[data-progress-text]").textContent = text;
+      entry.classList.toggle("done", line.left === 0 && line.answered > 0);
+    }
+    const here = lines[touchpointKey];
+    root.querySelector("[data-left-here]").textContent = here.left
+      ? `${here.left} required left here`
+      : "nothing required left here";
+  }
+
+  // Leaving the page ------------------------------------------------------------------------------------------
+  // Moving on waits until everything is saved; when the connection is down the person stays, sees why, and can retry.
+  root.addEventListener("click", async (event) => {
+    const link = event.target.closest("a[data-walk-nav]");
+    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    flushAll();
+    if (!queued()) return;
+    event.preventDefault();
+    link.setAttribute("aria-busy", "true");
+    const saved = await settled();
+    link.removeAttribute("aria-busy");
+    if (saved) window.location.assign(link.href);
+    else statusBox.scrollIntoView({ block: "nearest" });
+  });
+  window.addEventListener("beforeunload", (event) => {
+    flushAll();
+    if (atRisk()) {
+      event.preventDefault();
+      event.returnValue = ""; // the browser asks "Leave site?": unsaved changes would be lost
+    }
+  });
+  window.addEventListener("pagehide", () => {
+    flushAll();
+    flushForExit();
+  });
+  // Back on a page from the back/forward cache: show what is saved now (another device may have changed it).
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) reload();
+  });
+
+  async function reload() {
+    if (queued() || waiting()) return;
+    try {
+      const response = await fetch(root.dataset.api, { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (!response.ok) return;
+      const fresh = await response.json();
+      if (queued() || waiting()) return;
+      for (const key of Object.keys(answers)) delete answers[key];
+      for (const [key, answer] of Object.entries(fresh.answers)) answers[key] = plainAnswer(answer);
+      for (const key of articles.keys()) showAnswer(key);
+      Object.assign(visits, fresh.visits);
+      if (wrapup) showVisit();
+      photos.splice(0, photos.length, ...fresh.photos);
+      refresh();
+    } catch {
+      // offline: what is on screen stays
+    }
+  }
+
+  refresh();
+  renderStatus();
+  root.classList.add("live");
+}
+
+// Reading the controls ----------------------------------------------------------------------------------------
+
+function plainAnswer(answer) {
+  return { value: answer.value ?? null, note: answer.note || "", flagged: Boolean(answer.flagged) };
+}
+
+function jsonHeaders() {
+  return { "Idempotency-Key": newKey(), "Content-Type": "application/json" };
+}
+
+function problem(result) {
+  return (result.data && result.data.error) || `The server refused this change (${result.status}).`;
+}
+
+function showError(container, message) {
+  if (!container) return;
+  const error = container.querySelector(":scope > .item-error");
+  if (!error) return;
+  error.textContent = message;
+  error.hidden = !message;
+}
+
+function readValue(item, inputs) {
+  const checked = inputs.filter((input) => input.checked).map((input) => input.value);
+  if (item.type === "choice" && item.multiple) return checked;
+  if (!checked.length) return null;
+  return item.type === "rating" ? Number(checked[0]) : checked[0];
+}
+
+const NUMBER_HINTS = {
+  number: "Type a number, like 12 or 2.5.",
+  timer: "Type the seconds as a whole number, from 0 to 86400.",
+  counter: "Type a whole number from 0 to 10000.",
+};
+
+/** The value typed in a text, number, date, timer or counter field; undefined (and a hint) while it is not valid. */
+function checkedValue(item, field, article) {
+  if (item.type === "text") return field.value.trim() ? field.value : null;
+  if (item.type === "date") return field.value || null;
+  if (field.validity.badInput || !field.validity.valid) {
+    if (field.value === "" && !field.validity.badInput) return null;
+    showError(article, NUMBER_HINTS[item.type]);
+    return undefined;
+  }
+  showError(article, "");
+  if (field.value === "") return null;
+  const value = Number(field.value);
+  return Number.isFinite(value) ? value : undefined;
+}
+
