@@ -1,7 +1,9 @@
-"""Command-line tools: `flask --app shopper demo`, `create-user`, `checklist import|export`."""
+"""Command-line tools: `flask --app shopper demo`, `create-user`, `checklist import|export`, `report render`."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import click
@@ -24,6 +26,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(checklist_group)
+    app.cli.add_command(report_group)
 
 
 @click.command("demo")
@@ -102,3 +105,36 @@ def checklist_export(checklist_id: int, number: int | None, fmt: str, output) ->
     if version is None:
         raise click.ClickException("That checklist has no such published version.")
     output.write(io.export_json(version.definition) if fmt == "json" else io.export_csv(version.definition))
+
+
+@click.group("report")
+def report_group() -> None:
+    """Audit reports."""
+
+
+@report_group.command("render")
+@click.argument("audit_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF file (default: a name from the report).")
+@with_appcontext
+def report_render(audit_id: int, output: str | None) -> None:
+    """Write the PDF report of submitted audit AUDIT_ID (from the cache when the audit has not changed)."""
+    from shopper.audits.models import Audit
+    from shopper.reports import pdf, service
+
+    audit = db.session.get(Audit, audit_id)
+    if audit is None:
+        raise click.ClickException(f"No audit {audit_id}.")
+    try:
+        document = service.report_pdf(audit)
+    except (service.ReportNotReady, pdf.RenderError) as e:
+        raise click.ClickException(str(e)) from e
+    target = Path(output or document.filename)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with document.stream as source, open(temp, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    state = "unchanged since the last render" if document.cached else "rendered now"
+    click.echo(f"Wrote {target} ({document.size / 1e6:.1f} MB, {state}).")

@@ -55,6 +55,8 @@ class Organization(db.Model):
     accent_color: Mapped[str | None] = mapped_column(String(7))
     report_footer: Mapped[str | None] = mapped_column(String(200))
     contact_line: Mapped[str | None] = mapped_column(String(200))
+    #: the logo's id in media storage (its renditions are <org>/brand/logo-<id>-<rendition>.jpg)
+    logo_media_id: Mapped[str | None] = mapped_column(String(36))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="org", cascade="all, delete-orphan")
     sites: Mapped[list[Site]] = relationship(back_populates="org", order_by="Site.name")

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from shopper.forms import NameField, strip
+from shopper.reports.share import DEFAULT_LIFETIME_DAYS, MAX_LIFETIME_DAYS
+
+
+def _text(label: str, max_length: int, description: str = "") -> StringField:
+    return StringField(
+        label,
+        validators=[Length(max=max_length, message=f"Use at most {max_length} characters.")],
+        filters=[strip],
+        description=description,
+    )
+
+
+class BrandForm(FlaskForm):
+    display_name = NameField("Name on reports", required=False)
+    primary_color = _text(
+        "Primary colour",
+        20,
+        "Written as # and six hexadecimal digits, e.g. #1d4e89. The cover and the headings put white text on it, "
+        "so it must be dark enough to read (contrast at least 4.5:1). Leave empty for Shopper's blue.",
+    )
+    accent_color = _text(
+        "Accent colour",
+        20,
+        "For lines, markers and highlights, e.g. #f2a541. Leave empty for Shopper's amber.",
+    )
+    report_footer = _text(
+        "Report footer", 200, 'Printed at the foot of every PDF page, e.g. "Confidential: for the team only".'
+    )
+    contact_line = _text("Contact line", 200, "Who to ask about the report, e.g. a name and an email address.")
+    logo = FileField(
+        "Logo",
+        description="PNG or JPEG, at most 5 MB. It appears on the report's cover.",
+        render_kw={"accept": "image/png,image/jpeg"},
+    )
+    remove_logo = BooleanField("Remove the current logo")
+
+
+class ShareForm(FlaskForm):
+    days = IntegerField(
+        "Link works for (days)",
+        default=DEFAULT_LIFETIME_DAYS,
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_LIFETIME_DAYS, f"Choose from 1 to {MAX_LIFETIME_DAYS} days."),
+        ],
+    )

@@ -1,0 +1,316 @@
+"""Reading an audit into its report, rendering the report's HTML, and making and caching its PDF; saving a brand.
+
+The PDF of an audit is cached in media storage under a fingerprint: the SHA-256 of the exact HTML and theme
+stylesheet it is rendered from, plus the report stylesheet and font files. The HTML carries the audit's revision
+and everything else the report shows, so the PDF is rendered again only after the audit, its brand, the page size
+or the stylesheet changed. The file is written atomically (temp file + rename) and only after a successful render.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shopper.accounts.models import User
+from shopper.actions.service import action_plan
+from shopper.audits.models import Answer, Audit, Finding, Photo, TouchpointVisit
+from shopper.audits.service import photo_key
+from shopper.database import write_transaction
+from shopper.extensions import db
+from shopper.media.storage import LocalStorage
+from shopper.orgs.models import Organization
+from shopper.reports import pdf
+from shopper.reports.brand import (
+    BrandError,
+    accent_warning,
+    brand_of,
+    check_primary,
+    delete_logo,
+    logo_key,
+    parse_color,
+    store_logo,
+    theme_css,
+)
+from shopper.reports.charts import JourneyPoint, journey_svg
+from shopper.reports.context import AuditFacts, Report, build_report
+from shopper.reports.models import ReportPdf
+from shopper.timeutil import utcnow
+
+#: bump when the report's HTML changes meaning without its text changing, to refresh every cached PDF
+FORMAT_VERSION = "1"
+STATIC_FOR_PDF = ("css/report.css", "fonts/SourceSans3-Regular.woff", "fonts/SourceSans3-Semibold.woff")
+THEME_FOR_PDF = "css/report-theme.css"
+
+
+class ReportNotReady(ValueError):
+    """The audit has no report (yet): it is not submitted, or was reopened."""
+
+
+def storage() -> LocalStorage:
+    return LocalStorage(current_app.config["MEDIA_ROOT"])
+
+
+def brand_org_of(audit: Audit) -> Organization:
+    """The organization whose brand the report wears: the one that owns the checklist (today, the audit's own)."""
+    return db.session.get(Organization, audit.checklist.org_id)
+
+
+def load_report(audit: Audit) -> Report:
+    """The report data of a submitted audit, in six queries whatever its size. Raises ReportNotReady."""
+    if not audit.is_submitted:
+        raise ReportNotReady("The report is ready once the audit is submitted.")
+    audited = db.session.get(Organization, audit.org_id)
+    brand = brand_of(brand_org_of(audit))
+    answers = db.session.scalars(select(Answer).where(Answer.audit_id == audit.id)).all()
+    visits = db.session.scalars(select(TouchpointVisit).where(TouchpointVisit.audit_id == audit.id)).all()
+    photos = db.session.scalars(
+        select(Photo).where(Photo.audit_id == audit.id).order_by(Photo.created_at, Photo.id)
+    ).all()
+    findings = db.session.scalars(select(Finding).where(Finding.audit_id == audit.id)).all()
+    people_ids = {a.updated_by_id for a in answers if a.updated_by_id is not None}
+    if audit.auditor_id is not None:
+        people_ids.add(audit.auditor_id)
+    people = {row.id: row.name for row in db.session.execute(select(User.id, User.name).where(User.id.in_(people_ids)))}
+    facts = AuditFacts(
+        definition=audit.version.definition,
+        business=(audited.display_name or audited.name).strip(),
+        site=audit.site.name,
+        site_address=audit.site.address or "",
+        checklist_title=audit.version.definition.get("title") or audit.checklist.title,
+        version_number=audit.version.number,
+        scenario=audit.scenario or "",
+        auditor=people.get(audit.auditor_id, "") if audit.auditor_id is not None else "",
+        started_at=audit.started_at,
+        submitted_at=audit.submitted_at,
+        score=audit.score,
+        result=audit.result,
+        revision=audit.revision,
+    )
+    return build_report(
+        facts=facts,
+        brand=brand,
+        answers=answers,
+        visits=visits,
+        photos=photos,
+        findings=findings,
+        people=people,
+        actions=action_plan(audit.id, utcnow().date()),
+    )
+
+
+def chart_for(report: Report) -> str:
+    points = [JourneyPoint(tp.number, tp.title, tp.score, tp.effort, tp.kept, tp.worst) for tp in report.touchpoints]
+    return journey_svg(points, primary=report.brand.primary, accent=report.brand.accent)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the report's resources live for one way of showing it (member page, share link or PDF)."""
+
+    stylesheets: tuple[str, ...]  # the PDF has none here: the render process applies them itself
+    photo: Callable[[str, str], str]  # (photo id, rendition) -> URL
+    logo: str | None
+    pdf: str | None = None
+    back: str | None = None
+
+
+PDF_LINKS = Links(
+    stylesheets=(),
+    photo=lambda photo_id, rendition: f"shopper-media:photo/{photo_id}.jpg",
+    logo="shopper-media:logo.jpg",
+)
+
+
+def render_html(report: Report, links: Links, mode: str) -> str:
+    """The report page; ``mode`` is "member" (signed in), "share" (through a share link) or "pdf"."""
+    return render_template(
+        "reports/report.html",
+        report=report,
+        links=links,
+        mode=mode,
+        chart=chart_for(report),
+    )
+
+
+def page_size() -> str:
+    return current_app.config["REPORT_PAGE_SIZE"]
+
+
+# The PDF ------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _static_digest(static_folder: str) -> str:
+    digest = hashlib.sha256(FORMAT_VERSION.encode())
+    for name in STATIC_FOR_PDF:
+        digest.update(name.encode() + b"\0" + Path(static_folder, name).read_bytes())
+    return digest.hexdigest()
+
+
+def pdf_job(audit: Audit, report: Report) -> tuple[pdf.RenderJob, str]:
+    """The render job for the audit's PDF and its fingerprint."""
+    static_folder = current_app.static_folder
+    html = render_html(report, PDF_LINKS, "pdf")
+    theme = theme_css(report.brand, lambda name: f"shopper-static:fonts/{name}", page_size())
+    files = storage()
+    static: dict[str, str | bytes] = {name: str(Path(static_folder, name)) for name in STATIC_FOR_PDF}
+    static[THEME_FOR_PDF] = theme.encode()
+    media: dict[str, str] = {}
+    for tp in report.touchpoints:
+        for photo in tp.all_photos:
+            key = photo_key(audit, photo.id, "print")
+            if files.exists(key):
+                media[f"photo/{photo.id}.jpg"] = str(files.path(key))
+    if report.brand.logo_id:
+        key = logo_key(audit.checklist.org_id, report.brand.logo_id, "print")
+        if files.exists(key):
+            media["logo.jpg"] = str(files.path(key))
+    fingerprint = hashlib.sha256(
+        "\0".join((_static_digest(static_folder), html, theme, *sorted(media))).encode()
+    ).hexdigest()
+    job = pdf.RenderJob(html=html, static=static, media=media, stylesheets=("css/report.css", THEME_FOR_PDF))
+    return job, fingerprint
+
+
+def _ascii_slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def pdf_filename(report: Report) -> str:
+    """An ASCII file name from the business, the site and the date: harbour-physio-riverside-2026-03-02.pdf."""
+    parts = [_ascii_slug(report.business)[:50], _ascii_slug(report.site)[:50]]
+    if report.submitted_at is not None:
+        parts.append(report.submitted_at.strftime("%Y-%m-%d"))
+    name = "-".join(part for part in parts if part) or "report"
+    return f"{name}.pdf"
+
+
+@dataclass
+class PdfFile:
+    stream: BinaryIO
+    filename: str
+    size: int
+    cached: bool
+
+
+def _upsert(values: dict) -> None:
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ReportPdf).values(**values)
+    db.session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["audit_id"], set_={k: v for k, v in values.items() if k != "audit_id"}
+        )
+    )
+
+
+def report_pdf(audit: Audit) -> PdfFile:
+    """The audit's PDF, from the cache when nothing changed, else rendered now (in the render process) and cached.
+
+    Raises ReportNotReady, or pdf.RenderError (timeout, memory, failure) with nothing written.
+    """
+    report = load_report(audit)
+    job, fingerprint = pdf_job(audit, report)
+    files = storage()
+    filename = pdf_filename(report)
+    record = db.session.get(ReportPdf, audit.id)
+    if record is not None and record.fingerprint == fingerprint:
+        try:
+            stream = files.open(record.storage_key)
+        except FileNotFoundError:
+            pass
+        else:
+            return PdfFile(stream, filename, record.bytes, cached=True)
+    config = current_app.config
+    rendered = pdf.render(
+        job, timeout=float(config["REPORT_RENDER_TIMEOUT"]), memory_mb=int(config["REPORT_RENDER_MEMORY_MB"])
+    )
+    key = f"{audit.org_id}/{audit.id}/report-{fingerprint[:32]}.pdf"
+    files.save(key, rendered.pdf)
+    audit_id, revision = audit.id, audit.revision
+    with write_transaction():
+        previous = db.session.scalar(select(ReportPdf.storage_key).where(ReportPdf.audit_id == audit_id))
+        _upsert(
+            dict(
+                audit_id=audit_id,
+                fingerprint=fingerprint,
+                revision=revision,
+                storage_key=key,
+                bytes=len(rendered.pdf),
+                pages=rendered.pages,
+                render_ms=rendered.render_ms,
+                rendered_at=utcnow(),
+            )
+        )
+    if previous and previous != key:
+        files.delete(previous)
+    return PdfFile(files.open(key), filename, len(rendered.pdf), cached=False)
+
+
+# The brand ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrandInput:
+    display_name: str
+    primary_color: str
+    accent_color: str
+    report_footer: str
+    contact_line: str
+    logo: bytes | None  # None: keep the current logo
+    remove_logo: bool = False
+
+
+def _color(value: str, label: str, field: str) -> str | None:
+    try:
+        return parse_color(value, label)
+    except BrandError as e:
+        raise BrandError(str(e), field) from None
+
+
+def save_brand(org: Organization, values: BrandInput) -> list[str]:
+    """Check and save an organization's brand; returns warnings to show. Raises BrandError (naming the field) and
+    then changes nothing: a new logo is stored only once everything else is valid."""
+    primary = _color(values.primary_color, "primary colour", "primary_color")
+    if primary is not None:
+        try:
+            check_primary(primary)
+        except BrandError as e:
+            raise BrandError(str(e), "primary_color") from None
+    accent = _color(values.accent_color, "accent colour", "accent_color")
+    warning = accent_warning(accent) if accent else None
+    files = storage()
+    old_logo = org.logo_media_id
+    new_logo = None
+    if values.logo:
+        try:
+            new_logo = store_logo(org.id, values.logo, files)
+        except BrandError as e:
+            raise BrandError(str(e), "logo") from None
+    try:
+        org.display_name = values.display_name.strip() or None
+        org.primary_color = primary
+        org.accent_color = accent
+        org.report_footer = values.report_footer.strip() or None
+        org.contact_line = values.contact_line.strip() or None
+        if new_logo is not None or values.remove_logo:
+            org.logo_media_id = new_logo
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if new_logo is not None:
+            delete_logo(org.id, new_logo, files)
+        raise
+    if old_logo and old_logo != org.logo_media_id:
+        delete_logo(org.id, old_logo, files)
+    return [warning] if warning else []

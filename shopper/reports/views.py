@@ -1,0 +1,338 @@
+"""Report pages: the web report and its PDF for members, brand settings, share links and what a link opens.
+
+Members reach everything under /o/<org>/ through the access layer (auditors: only their own audits' reports).
+A share link opens /r/<token>/...: the read-only report, its PDF, and exactly the photos, logo and stylesheet the
+report shows, with no navigation into the app; any token that does not work is a plain 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from io import BytesIO
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from shopper.audits.access import get_audit_or_404, may_see_all_audits
+from shopper.audits.models import Audit, Photo
+from shopper.audits.service import photo_key
+from shopper.errors import error_response
+from shopper.extensions import db
+from shopper.orgs.access import current_org, get_or_404, org_blueprint, require_role
+from shopper.orgs.forms import ConfirmForm
+from shopper.orgs.models import Organization, Role
+from shopper.reports import pdf, service, share
+from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css
+from shopper.reports.forms import BrandForm, ShareForm
+from shopper.reports.models import ShareLink
+from shopper.timeutil import utcnow
+
+#: settings of this feature, with their defaults (the README's configuration table lists them)
+SHARE_HEADERS = {
+    "X-Robots-Tag": "noindex, nofollow, noarchive",
+    "Referrer-Policy": "no-referrer",
+}
+
+bp = org_blueprint("reports", __name__)
+public = Blueprint("reports_public", __name__, url_prefix="/r")
+
+
+@bp.record_once
+def _check_settings(state) -> None:
+    page_size_css(state.app.config["REPORT_PAGE_SIZE"])  # a wrong setting fails at start-up, not on a download
+
+
+def _font_url(name: str) -> str:
+    return url_for("static", filename=f"fonts/{name}")
+
+
+def _version(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _css_response(css: str) -> Response:
+    response = make_response(css)
+    response.mimetype = "text/css"
+    response.cache_control.private = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+def _image_response(data: bytes, etag: str) -> Response:
+    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=etag)
+    response.cache_control.private = True
+    response.cache_control.public = False
+    return response
+
+
+def _pdf_response(audit: Audit) -> Response:
+    try:
+        document = service.report_pdf(audit)
+    except service.ReportNotReady as e:
+        return error_response(409, str(e))
+    except pdf.RenderError as e:
+        current_app.logger.warning("report PDF of audit %s failed: %s", audit.id, e)
+        return error_response(503, str(e))
+    response = send_file(
+        document.stream, mimetype="application/pdf", as_attachment=True, download_name=document.filename, max_age=0
+    )
+    response.cache_control.private = True
+    response.headers["Content-Length"] = str(document.size)
+    return response
+
+
+# Members ------------------------------------------------------------------------------------------------------
+
+
+def _member_links(audit: Audit, report, theme: str) -> service.Links:
+    return service.Links(
+        stylesheets=(url_for("static", filename="css/report.css"), url_for(".brand_css", v=_version(theme))),
+        photo=lambda photo_id, rendition: url_for(
+            "audits.photo_file", audit_id=audit.id, photo_id=photo_id, rendition=rendition
+        ),
+        logo=url_for(".logo", v=report.brand.logo_id) if report.brand.logo_id else None,
+        pdf=url_for(".report_pdf", audit_id=audit.id),
+        back=url_for("audits.overview", audit_id=audit.id),
+    )
+
+
+@bp.get("/audits/<int:audit_id>/report")
+def report(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    try:
+        data = service.load_report(audit)
+    except service.ReportNotReady as e:
+        return error_response(409, str(e))
+    theme = theme_css(data.brand, _font_url)
+    return service.render_html(data, _member_links(audit, data, theme), "member")
+
+
+@bp.get("/audits/<int:audit_id>/report.pdf")
+def report_pdf(audit_id: int):
+    return _pdf_response(get_audit_or_404(audit_id))
+
+
+@bp.get("/reports/brand.css")
+def brand_css():
+    """The organization's colours and the report font, as CSS custom properties (the page's CSP allows no inline
+    style)."""
+    return _css_response(theme_css(brand_of(current_org()), _font_url))
+
+
+@bp.get("/brand/logo.jpg")
+def logo():
+    org = current_org()
+    if not org.logo_media_id:
+        abort(404)
+    try:
+        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
+    except FileNotFoundError:
+        abort(404)
+    return _image_response(data, f"logo-{org.logo_media_id}")
+
+
+@bp.route("/brand", methods=["GET", "POST"])
+@require_role(Role.MANAGER)
+def brand():
+    org = current_org()
+    form = BrandForm(obj=org)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            upload = form.logo.data
+            logo = upload.read(LOGO_MAX_BYTES + 1) if upload and getattr(upload, "filename", "") else None
+            try:
+                warnings = service.save_brand(
+                    org,
+                    service.BrandInput(
+                        display_name=form.display_name.data or "",
+                        primary_color=form.primary_color.data or "",
+                        accent_color=form.accent_color.data or "",
+                        report_footer=form.report_footer.data or "",
+                        contact_line=form.contact_line.data or "",
+                        logo=logo,
+                        remove_logo=bool(form.remove_logo.data),
+                    ),
+                )
+            except BrandError as e:
+                db.session.rollback()
+                getattr(form, e.field or "display_name").errors.append(str(e))
+                status = 400
+            else:
+                for warning in warnings:
+                    flash(warning, "warning")
+                flash("Brand saved: every report shows it from now on.", "success")
+                return redirect(url_for(".brand"))
+        else:
+            status = 400
+    theme = theme_css(brand_of(org), _font_url)
+    return render_template("reports/brand.html", form=form, org=org, theme_version=_version(theme)), status
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    link: ShareLink
+    status: str
+    usable: bool
+
+
+def _share_status(link: ShareLink, now: datetime) -> tuple[str, bool]:
+    if link.revoked_at is not None:
+        return f"revoked {link.revoked_at.strftime('%d %b %Y')}", False
+    if now >= link.expires_at:
+        return f"expired {link.expires_at.strftime('%d %b %Y')}", False
+    return f"works until {link.expires_at.strftime('%d %b %Y')}", True
+
+
+@bp.app_template_global("report_share_links")
+def report_share_links(audit: Audit) -> list[ShareRow]:
+    """For the audit overview: the audit's share links, for members who may manage them."""
+    if not may_see_all_audits():
+        return []
+    now = utcnow()
+    return [ShareRow(link, *_share_status(link, now)) for link in share.share_links_of(audit)]
+
+
+@bp.post("/audits/<int:audit_id>/report/shares")
+@require_role(Role.MANAGER)
+def create_share(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    form = ShareForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("audits.overview", audit_id=audit.id))
+    days = form.days.data or int(current_app.config["REPORT_SHARE_DAYS"])
+    try:
+        new = share.create_share_link(audit, current_user.id, utcnow(), days)
+    except share.ShareError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return redirect(url_for("audits.overview", audit_id=audit.id))
+    link = url_for("reports_public.shared_report", token=new.token, _external=True)
+    return render_template("reports/share_created.html", audit=audit, link=link, share=new.link), 201
+
+
+@bp.post("/audits/<int:audit_id>/report/shares/<int:link_id>/revoke")
+@require_role(Role.MANAGER)
+def revoke_share(audit_id: int, link_id: int):
+    audit = get_audit_or_404(audit_id)
+    link = get_or_404(ShareLink, link_id, ShareLink.audit_id == audit.id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    share.revoke_share_link(link, utcnow())
+    flash(f"Share link …{link.hint} revoked: it no longer opens the report.", "success")
+    return redirect(url_for("audits.overview", audit_id=audit.id))
+
+
+# Through a share link -----------------------------------------------------------------------------------------
+
+
+def _shared(token: str) -> ShareLink:
+    link = share.find_share_link(token, utcnow())
+    if link is None:
+        abort(404)
+    return link
+
+
+def _share_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("reports/unavailable.html", status=status, message=message), status
+
+
+@public.errorhandler(404)
+def _share_not_found(error):
+    return _share_page(404, "This link does not open anything. It may have expired or been withdrawn.")
+
+
+@public.after_request
+def _share_headers(response: Response) -> Response:
+    for name, value in SHARE_HEADERS.items():
+        response.headers[name] = value
+    if response.mimetype == "text/html":
+        response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response
+
+
+def _share_links(token: str, report, theme: str) -> service.Links:
+    return service.Links(
+        stylesheets=(
+            url_for("static", filename="css/report.css"),
+            url_for(".brand_css_shared", token=token, v=_version(theme)),
+        ),
+        photo=lambda photo_id, rendition: url_for(".photo_shared", token=token, photo_id=photo_id, rendition=rendition),
+        logo=url_for(".logo_shared", token=token, v=report.brand.logo_id) if report.brand.logo_id else None,
+        pdf=url_for(".pdf_download", token=token),
+    )
+
+
+@public.get("/<token>")
+def shared_report(token: str):
+    link = _shared(token)
+    try:
+        data = service.load_report(link.audit)
+    except service.ReportNotReady:
+        return _share_page(409, "This report is being revised. The link shows it again once the revision is done.")
+    theme = theme_css(data.brand, _font_url)
+    return service.render_html(data, _share_links(token, data, theme), "share")
+
+
+@public.get("/<token>/report.pdf")
+def pdf_download(token: str):
+    link = _shared(token)
+    if not link.audit.is_submitted:
+        return _share_page(409, "This report is being revised. The link shows it again once the revision is done.")
+    try:
+        document = service.report_pdf(link.audit)
+    except pdf.RenderError as e:
+        return _share_page(503, str(e))
+    response = send_file(
+        document.stream, mimetype="application/pdf", as_attachment=True, download_name=document.filename, max_age=0
+    )
+    response.headers["Content-Length"] = str(document.size)
+    return response
+
+
+@public.get("/<token>/brand.css")
+def brand_css_shared(token: str):
+    link = _shared(token)
+    return _css_response(theme_css(brand_of(service.brand_org_of(link.audit)), _font_url))
+
+
+@public.get("/<token>/logo.jpg")
+def logo_shared(token: str):
+    link = _shared(token)
+    org: Organization = service.brand_org_of(link.audit)
+    if not org.logo_media_id:
+        abort(404)
+    try:
+        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
+    except FileNotFoundError:
+        abort(404)
+    return _image_response(data, f"logo-{org.logo_media_id}")
+
+
+@public.get("/<token>/photos/<photo_id>/<any(display, thumb):rendition>.jpg")
+def photo_shared(token: str, photo_id: str, rendition: str):
+    link = _shared(token)
+    photo = db.session.get(Photo, photo_id.lower())
+    if photo is None or photo.audit_id != link.audit_id:
+        abort(404)
+    try:
+        data = service.storage().read(photo_key(link.audit, photo.id, rendition))
+    except (FileNotFoundError, ValueError):
+        abort(404)
+    return _image_response(data, f"{photo.id}-{rendition}")
