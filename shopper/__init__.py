@@ -24,16 +24,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         security,
     )
     from shopper.accounts import views as accounts_views
+    from shopper.actions import cli as actions_cli
+    from shopper.actions import views as actions_views
     from shopper.audits import api as audits_api
     from shopper.audits import views as audits_views
     from shopper.checklists import editor_views as checklist_editor_views
     from shopper.checklists import views as checklist_views
+    from shopper.dashboard import views as dashboard_views
     from shopper.database import configure_engine, render_migration_item
     from shopper.extensions import csrf, db, login_manager, migrate
     from shopper.home import views as home_views
     from shopper.instance import load_config
     from shopper.orgs import views as orgs_views
     from shopper.pwa import views as pwa_views
+    from shopper.reports import views as reports_views
 
     instance_path = os.environ.get("SHOPPER_INSTANCE_PATH") or str(PACKAGE_DIR.parent / "instance")
     app = Flask(
@@ -71,5 +75,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(checklist_editor_views.bp)
     app.register_blueprint(audits_api.bp)
     app.register_blueprint(audits_views.bp)
+    app.register_blueprint(reports_views.bp)
+    app.register_blueprint(reports_views.public)
+    app.register_blueprint(actions_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     cli.init_app(app)
+    actions_cli.init_app(app)
     return app

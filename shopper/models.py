@@ -1,11 +1,16 @@
 """Every model, imported in one place so Alembic and the mapper registry see them all."""
 
 from shopper.accounts.models import LoginAttempt, User
+from shopper.actions.models import Action, ActionEvent
 from shopper.audits.models import Answer, Audit, AuditEvent, Finding, Photo, SyncOp, TouchpointVisit
 from shopper.checklists.models import Checklist, ChecklistVersion
+from shopper.dashboard.models import ix_audit_org_submitted, ix_finding_audit_touchpoint
 from shopper.orgs.models import ClientLink, Invite, Membership, Organization, Site
+from shopper.reports.models import ReportPdf, ShareLink
 
 __all__ = [
+    "Action",
+    "ActionEvent",
     "Answer",
     "Audit",
     "AuditEvent",
@@ -20,6 +25,10 @@ __all__ = [
     "LoginAttempt",
     "Membership",
     "Organization",
+    "ReportPdf",
+    "ShareLink",
     "Site",
     "User",
+    "ix_audit_org_submitted",
+    "ix_finding_audit_touchpoint",
 ]

@@ -154,3 +154,59 @@ class Factories:
     def count(self, model, **filters) -> int:
         with self.app.app_context():
             return db.session.query(model).filter_by(**filters).count()
+
+    def submitted_audit(
+        self,
+        org: Organization,
+        auditor: User,
+        answers: dict,
+        checklist=None,
+        site: Site | None = None,
+        submitted_at=None,
+        verdicts: dict | None = None,
+    ):
+        """An audit walked with `answers` (item key -> value, or (value, note)) and submitted, optionally dated
+        `submitted_at`; `verdicts` maps touchpoint keys to the wrap-up's promise kept (True/False)."""
+        import uuid
+
+        from shopper.audits import service as audits
+        from shopper.audits.models import Audit
+
+        audit = self.audit(org, auditor, checklist=checklist, site=site)
+        now = utcnow()
+        with self.app.app_context():
+            audit = db.session.get(Audit, audit.id)
+            for n, (key, answer) in enumerate(answers.items(), start=1):
+                value, note = answer if isinstance(answer, tuple) else (answer, "")
+                audits.save_answer(
+                    audit, auditor.id, uuid.uuid4().hex, key, {"value": value, "note": note, "client_ts": n}, now
+                )
+            for key, kept in (verdicts or {}).items():
+                audits.save_visit(audit, auditor.id, uuid.uuid4().hex, key, {"promise_kept": kept, "client_ts": 1}, now)
+            audits.submit(audit, auditor.id, uuid.uuid4().hex, now)
+            if submitted_at is not None:
+                audit.submitted_at = submitted_at
+                db.session.commit()
+            return db.session.get(Audit, audit.id)
+
+    def action(self, audit, item_key: str, by: User, assignee: User | None = None, due_on=None, **fields):
+        """An action for the finding `item_key` of a submitted audit, made by `by` (an owner or manager).
+        `due_on` is written as given, even in the past (the service refuses past dates)."""
+        from shopper.actions.models import Action
+        from shopper.actions.service import ActionInput, create_action
+        from shopper.audits.models import Audit, Finding
+
+        with self.app.app_context():
+            audit = db.session.get(Audit, audit.id)
+            finding = db.session.query(Finding).filter_by(audit_id=audit.id, item_key=item_key).one()
+            actor = db.session.query(Membership).filter_by(org_id=audit.org_id, user_id=by.id).one()
+            data = ActionInput(
+                title=fields.pop("title", f"Fix {item_key}"),
+                assignee_id=assignee.id if assignee else None,
+                **fields,
+            )
+            action = create_action(audit, finding, actor, data, utcnow())
+            if due_on is not None:
+                action.due_on = due_on
+                db.session.commit()
+            return db.session.get(Action, action.id)

@@ -1,0 +1,454 @@
+"""Benchmark the owners' dashboard on a big database: 5,000 submitted audits, 400,000 answers, 20,000 actions.
+
+    python bench/bench_dashboard.py        (about two minutes on 2 cores; PostgreSQL too when it answers)
+
+A fresh SQLite database is migrated to the head revision (so it has exactly the indexes the migrations make) and
+filled with bulk Core inserts: five organizations, a checklist of 10 touchpoints x 8 items in two versions (a
+touchpoint swapped for another halfway through two years of walks), audits scored by the real scoring code (their
+stored results and findings are what a submission writes), wrap-ups, and actions on findings. The measured
+organization holds 3,000 of the audits. A render is a whole GET of the dashboard through the app (sign-in check,
+filters, every figure, the SVG charts, the template), timed as the median of RUNS; the default view covers the last
+twelve months, the wide one all two years. The query count is taken with 10% of the data and with all of it.
+
+When PostgreSQL answers at SHOPPER_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test), the same runs
+again in a schema of its own, created and dropped here.
+
+Targets (issue: owners' dashboard): the default view's median <= 300 ms, and the same number of queries whatever
+the data size. The two-year view is printed for information: it aggregates twice the data.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import _measure  # puts the repository root on sys.path, so it comes before the project's imports
+
+AUDITS, ANSWERS_PER_AUDIT, ACTIONS = 5000, 80, 20000
+MEASURED_SHARE = 0.6  # of the audits, in the organization whose dashboard is measured
+ORGS, SITES_PER_ORG, MEMBERS_PER_ORG = 5, 8, 12
+RUNS, TARGET_MS = 15, 300
+SCHEMA = "shopper_bench_dashboard"
+PG_URL = os.environ.get("SHOPPER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+KINDS = (
+    {"type": "check"},
+    {"type": "check"},
+    {"type": "timer", "target_max_s": 60},
+    {"type": "counter", "target_max": 1},
+    {"type": "rating", "scale": 5, "target_min": 4},
+    {"type": "check", "critical": True},
+    {
+        "type": "choice",
+        "options": [
+            {"value": "a", "label": "Answered", "score": 100},
+            {"value": "b", "label": "Sent elsewhere", "score": 0, "flag": True},
+        ],
+    },
+    {"type": "text"},
+)
+
+
+def definition(version: int) -> dict:
+    """10 touchpoints x 8 items; version 2 swaps the last touchpoint for a new one (keys stay stable otherwise)."""
+    touchpoints = []
+    for t in range(10):
+        key = f"tp{t}" if not (version == 2 and t == 9) else "tp-new"
+        touchpoints.append(
+            {
+                "key": key,
+                "title": f"Touchpoint {t + 1}" if key != "tp-new" else "The new touchpoint",
+                "channel": "phone",
+                "promise": f"Promise {t + 1}",
+                "items": [
+                    {"key": f"{key}-i{i}", "prompt": f"Question {i + 1} at {key}", **kind}
+                    for i, kind in enumerate(KINDS)
+                ],
+            }
+        )
+    return {"title": "Bench journey", "touchpoints": touchpoints}
+
+
+def value_for(item: dict, rng: random.Random, quality: float):
+    """A plausible answer; `quality` (0..1) is how often the walk meets the target."""
+    good = rng.random() < quality
+    kind = item["type"]
+    if kind == "check":
+        return "yes" if good else "no"
+    if kind == "timer":
+        return rng.randint(10, 60) if good else rng.randint(61, 600)
+    if kind == "counter":
+        return rng.randint(0, 1) if good else rng.randint(2, 5)
+    if kind == "rating":
+        return rng.randint(4, 5) if good else rng.randint(1, 3)
+    if kind == "choice":
+        return "a" if good else "b"
+    return "Noted on the walk"
+
+
+class Data:
+    """Generates rows and inserts them with Core executemany, in batches."""
+
+    def __init__(self, app, seed: int = 7):
+        self.app = app
+        self.rng = random.Random(seed)
+        self.next_audit = self.next_finding = self.next_action = self.next_answer = 1
+
+    def setup(self) -> dict:
+        """Organizations, people, sites, and the checklist in two versions (through the app's own code)."""
+        from shopper.accounts.models import User
+        from shopper.accounts.passwords import hash_password
+        from shopper.checklists import service as checklists
+        from shopper.extensions import db
+        from shopper.orgs.models import Membership, Organization, Site
+
+        password = hash_password("a long benchmark password")
+        world = {"orgs": []}
+        with self.app.app_context():
+            for o in range(ORGS):
+                org = Organization(name=f"Bench {o}", slug=f"bench-{o}", kind="business")
+                db.session.add(org)
+                db.session.flush()
+                users = []
+                for m in range(MEMBERS_PER_ORG):
+                    user = User(email=f"u{o}-{m}@bench.test", name=f"Person {o}-{m}", password_hash=password)
+                    db.session.add(user)
+                    db.session.flush()
+                    role = "owner" if m == 0 else ("manager" if m < 3 else "auditor")
+                    db.session.add(Membership(org_id=org.id, user_id=user.id, role=role))
+                    users.append(user.id)
+                sites = []
+                for s in range(SITES_PER_ORG):
+                    site = Site(org_id=org.id, name=f"Site {s + 1}")
+                    db.session.add(site)
+                    db.session.flush()
+                    sites.append(site.id)
+                checklist = checklists.create_checklist(org.id, users[0], title="Bench journey")
+                checklists.save_draft(checklist, definition(1))
+                first = checklists.publish(checklist, users[0], NOW - timedelta(days=730))
+                checklists.save_draft(checklist, definition(2))
+                second = checklists.publish(checklist, users[0], NOW - timedelta(days=365))
+                world["orgs"].append(
+                    {
+                        "id": org.id,
+                        "slug": org.slug,
+                        "owner": users[0],
+                        "users": users,
+                        "sites": sites,
+                        "checklist": checklist.id,
+                        "versions": [(first.id, definition(1)), (second.id, definition(2))],
+                    }
+                )
+            db.session.commit()
+        return world
+
+    def add(self, world: dict, audits: int, actions: int) -> None:
+        """`audits` submitted audits spread over two years (MEASURED_SHARE of them in the first organization),
+        their answers, wrap-ups and findings, and `actions` actions on those findings."""
+        from sqlalchemy import insert
+
+        from shopper.actions.models import Action, ActionEvent
+        from shopper.audits.models import Answer, Audit, Finding, TouchpointVisit
+        from shopper.checklists.scoring import AnswerData, score
+        from shopper.extensions import db
+
+        rng = self.rng
+        rows = {"audit": [], "answer": [], "visit": [], "finding": [], "action": [], "event": []}
+        findings_of: list[tuple[dict, int, list]] = []
+        for _n in range(audits):
+            org = world["orgs"][0] if rng.random() < MEASURED_SHARE else rng.choice(world["orgs"][1:])
+            submitted = NOW - timedelta(days=rng.uniform(0, 729), minutes=rng.randint(0, 600))
+            version_id, definition_ = org["versions"][0 if submitted < NOW - timedelta(days=365) else 1]
+            quality = 0.55 + 0.35 * (1 - (NOW - submitted).days / 730)  # things get better over time
+            answers = {}
+            for touchpoint in definition_["touchpoints"]:
+                for item in touchpoint["items"]:
+                    answers[item["key"]] = (touchpoint["key"], value_for(item, rng, quality))
+            result = score(definition_, {k: AnswerData(v) for k, (_, v) in answers.items()})
+            audit_id = self.next_audit
+            self.next_audit += 1
+            auditor = rng.choice(org["users"])
+            rows["audit"].append(
+                dict(
+                    id=audit_id,
+                    org_id=org["id"],
+                    site_id=rng.choice(org["sites"]),
+                    checklist_id=org["checklist"],
+                    checklist_version_id=version_id,
+                    auditor_id=auditor,
+                    created_by_id=auditor,
+                    scenario="",
+                    status="submitted",
+                    created_at=submitted - timedelta(hours=1),
+                    started_at=submitted - timedelta(hours=1),
+                    submitted_at=submitted,
+                    score=result.overall,
+                    result={
+                        "overall": result.overall,
+                        "capped": result.capped,
+                        "critical_failures": list(result.critical_failures),
+                        "touchpoints": [
+                            {
+                                "key": t.key,
+                                "title": t.title,
+                                "score": t.score,
+                                "earned": t.earned,
+                                "possible": t.possible,
+                                "answered": t.answered,
+                                "visible": t.visible,
+                            }
+                            for t in result.touchpoints
+                        ],
+                    },
+                    revision=ANSWERS_PER_AUDIT,
+                )
+            )
+            for key, (tp_key, value) in answers.items():
+                rows["answer"].append(
+                    dict(
+                        audit_id=audit_id,
+                        touchpoint_key=tp_key,
+                        item_key=key,
+                        value=value,
+                        note="",
+                        flagged=False,
+                        client_ts=1,
+                        op_id=f"bench-{self.next_answer}",
+                        updated_at=submitted,
+                        updated_by_id=auditor,
+                    )
+                )
+                self.next_answer += 1
+            for touchpoint in definition_["touchpoints"][::3]:
+                rows["visit"].append(
+                    dict(
+                        audit_id=audit_id,
+                        touchpoint_key=touchpoint["key"],
+                        effort=rng.randint(1, 7),
+                        promise_kept=rng.random() < quality,
+                        note="",
+                        finished_at=submitted,
+                        client_ts=1,
+                        op_id="",
+                    )
+                )
+            keys = []
+            for position, finding in enumerate(result.findings):
+                rows["finding"].append(
+                    dict(
+                        id=self.next_finding,
+                        audit_id=audit_id,
+                        org_id=org["id"],
+                        position=position,
+                        touchpoint_key=finding.touchpoint_key,
+                        touchpoint_title=finding.touchpoint_title,
+                        promise=finding.promise,
+                        item_key=finding.item_key,
+                        prompt=finding.prompt,
+                        value=finding.value,
+                        reason=finding.reason,
+                        critical=finding.critical,
+                        manual=False,
+                        note="",
+                    )
+                )
+                self.next_finding += 1
+                keys.append((finding.touchpoint_key, finding.item_key, finding.prompt))
+            findings_of.append((org, audit_id, keys, submitted))
+        per_audit = max(1, round(actions / max(1, audits)))
+        for org, audit_id, keys, submitted in findings_of:
+            for tp_key, item_key, prompt in rng.sample(keys, min(per_audit, len(keys))):
+                if len(rows["action"]) >= actions:
+                    break
+                action_id = self.next_action
+                self.next_action += 1
+                roll = rng.random()
+                status = "done" if roll < 0.5 else "wont_fix" if roll < 0.55 else "doing" if roll < 0.7 else "open"
+                closed = submitted + timedelta(days=rng.randint(1, 60)) if status in ("done", "wont_fix") else None
+                rows["action"].append(
+                    dict(
+                        id=action_id,
+                        org_id=org["id"],
+                        audit_id=audit_id,
+                        touchpoint_key=tp_key,
+                        item_key=item_key,
+                        title=f"Fix: {prompt}",
+                        detail="",
+                        assignee_id=rng.choice(org["users"]),
+                        due_on=(submitted + timedelta(days=rng.randint(7, 90))).date(),
+                        priority=rng.choice(["low", "normal", "high"]),
+                        status=status,
+                        resolution="Changed the way we work" if closed else "",
+                        created_by_id=org["owner"],
+                        created_at=submitted,
+                        updated_at=closed or submitted,
+                        closed_at=min(closed, NOW) if closed else None,
+                    )
+                )
+                rows["event"].append(
+                    dict(action_id=action_id, user_id=org["owner"], at=submitted, kind="created", summary="Created")
+                )
+        with self.app.app_context():
+            for table, key in (
+                (Audit.__table__, "audit"),
+                (Answer.__table__, "answer"),
+                (TouchpointVisit.__table__, "visit"),
+                (Finding.__table__, "finding"),
+                (Action.__table__, "action"),
+                (ActionEvent.__table__, "event"),
+            ):
+                batch = rows[key]
+                for start in range(0, len(batch), 20000):
+                    db.session.execute(insert(table), batch[start : start + 20000])
+            db.session.commit()
+            db.session.execute(db.text("ANALYZE"))  # fresh statistics, as a database in use would have
+            db.session.commit()
+
+
+def signed_in_client(app, user_id: int):
+    from shopper.accounts.models import User
+    from shopper.extensions import db
+
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        session_id = user.get_id()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id
+        session["_fresh"] = True
+    return client
+
+
+def count_queries(app, call) -> int:
+    from sqlalchemy import event
+
+    from shopper.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def before(*_args, **_kwargs):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return len(seen)
+
+
+def run(label: str, database_url: str | None) -> bool:
+    from flask_migrate import upgrade
+
+    from shopper import create_app
+    from shopper.extensions import db
+
+    instance = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    os.environ["SHOPPER_INSTANCE_PATH"] = str(instance)
+    config = {"SECRET_KEY": "bench", "DATABASE_URL": database_url or f"sqlite:///{instance / 'bench.sqlite3'}"}
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    data = Data(app)
+    world = data.setup()
+    org = world["orgs"][0]
+    client = signed_in_client(app, org["owner"])
+    default = f"/o/{org['slug']}/dashboard/"
+    wide = f"{default}?from={(NOW - timedelta(days=730)).date().isoformat()}&to={date.today().isoformat()}"
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        return response
+
+    print(f"\n== {label}", flush=True)
+    started = time.perf_counter()
+    small_audits, small_actions = AUDITS // 10, ACTIONS // 10
+    data.add(world, small_audits, small_actions)
+    small_counts = (count_queries(app, lambda: get(default)), count_queries(app, lambda: get(wide)))
+    data.add(world, AUDITS - small_audits, ACTIONS - small_actions)
+    generated = time.perf_counter() - started
+    big_counts = (count_queries(app, lambda: get(default)), count_queries(app, lambda: get(wide)))
+    with app.app_context():
+        totals = {
+            name: db.session.execute(db.text(f"SELECT count(*) FROM {name}")).scalar()
+            for name in ("audit", "answer", "finding", "action")
+        }
+        measured = db.session.execute(
+            db.text("SELECT count(*) FROM audit WHERE org_id = :org"), {"org": org["id"]}
+        ).scalar()
+    print(
+        f"data: {totals['audit']:,} audits ({measured:,} in the measured organization), {totals['answer']:,} answers,"
+        f" {totals['finding']:,} findings, {totals['action']:,} actions; generated and inserted in {generated:.0f} s",
+        flush=True,
+    )
+    timings = _measure.median_ms({"default": lambda: get(default), "wide": lambda: get(wide)}, runs=RUNS)
+    _measure.report("dashboard, last 12 months (median)", timings["default"], "ms", TARGET_MS)
+    _measure.report("dashboard, two years (median)", timings["wide"], "ms")  # for information: twice the data
+    same = small_counts == big_counts
+    print(
+        f"{'queries per render (10% / all data)':<34} {small_counts[0]:>4} / {big_counts[0]:<4}"
+        f" (two years: {small_counts[1]} / {big_counts[1]})  {'PASS' if same else 'MISS'}",
+        flush=True,
+    )
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return same and timings["default"] <= TARGET_MS
+
+
+def postgres_url() -> str | None:
+    """A URL whose connections use a schema made for this run, or None when PostgreSQL does not answer."""
+    from sqlalchemy import create_engine, text
+
+    from shopper.database import normalize_database_url
+
+    try:
+        admin = create_engine(normalize_database_url(PG_URL), connect_args={"connect_timeout": 3})
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        admin.dispose()
+    except Exception as e:  # any failure to connect means: no PostgreSQL here
+        print(f"\n== PostgreSQL: skipped ({type(e).__name__}: {str(e).splitlines()[0]})")
+        return None
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}"
+
+
+def drop_schema() -> None:
+    from sqlalchemy import create_engine, text
+
+    from shopper.database import normalize_database_url
+
+    admin = create_engine(normalize_database_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    admin.dispose()
+
+
+def main() -> int:
+    ok = run("SQLite (fresh file, migrated)", None)
+    url = postgres_url()
+    if url:
+        try:
+            ok = run(f"PostgreSQL (schema {SCHEMA})", url) and ok
+        finally:
+            drop_schema()
+    print(
+        f"\nmedian of {RUNS} renders each; target <= {TARGET_MS} ms (last 12 months) and a fixed query count",
+        flush=True,
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Reads of actions for lists and pages. The organization scope comes from the caller (the access layer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from shopper.accounts.models import User
+from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
+from shopper.audits.models import Audit
+from shopper.orgs.models import Membership
+
+PAGE_SIZE = 50
+ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
+#: the list's status choices: a status, or one of these views
+VIEWS = {"active": "Open and in progress", "overdue": "Overdue", "closed": "Done and won't fix", "all": "All"}
+
+
+@dataclass(frozen=True)
+class ActionFilters:
+    status: str = "active"
+    assignee_id: int | None = None
+    site_id: int | None = None
+    page: int = 1
+
+
+def parse_filters(args, *, assignees: set[int], sites: set[int]) -> tuple[ActionFilters, list[str]]:
+    """Filters from the query string. Nonsense values fall back to the defaults, each with a message."""
+    problems: list[str] = []
+    status = args.get("status", "") or "active"
+    if status not in VIEWS and status not in set(ActionStatus):
+        problems.append(f"Unknown status {status!r}: showing open and in-progress actions.")
+        status = "active"
+
+    def choice(name: str, allowed: set[int], fallback: str) -> int | None:
+        raw = args.get(name, "")
+        if not raw:
+            return None
+        if raw.isdigit() and int(raw) in allowed:
+            return int(raw)
+        problems.append(f"Unknown {name} in the filter: showing {fallback}.")
+        return None
+
+    raw_page = args.get("page", "") or "1"
+    page = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 0
+    if not page:
+        problems.append(f"Page {raw_page!r} does not exist: showing the first page.")
+        page = 1
+    return (
+        ActionFilters(
+            status=status,
+            assignee_id=choice("assignee", assignees, "everyone's actions"),
+            site_id=choice("site", sites, "every site"),
+            page=page,
+        ),
+        problems,
+    )
+
+
+def _priority_rank():
+    return case({Priority.HIGH.value: 0, Priority.NORMAL.value: 1, Priority.LOW.value: 2}, value=Action.priority)
+
+
+def with_list_columns(query: Select) -> Select:
+    """Everything a list row shows, loaded up front (no query per row)."""
+    return query.options(
+        selectinload(Action.assignee),
+        selectinload(Action.audit).selectinload(Audit.site),
+        selectinload(Action.audit).selectinload(Audit.checklist),
+    )
+
+
+def filtered(query: Select, filters: ActionFilters, today: date) -> Select:
+    if filters.status == "active":
+        query = query.where(Action.status.in_(ACTIVE))
+    elif filters.status == "overdue":
+        query = query.where(Action.status.in_(ACTIVE), Action.due_on < today)
+    elif filters.status == "closed":
+        query = query.where(Action.status.in_([ActionStatus.DONE, ActionStatus.WONT_FIX]))
+    elif filters.status != "all":
+        query = query.where(Action.status == filters.status)
+    if filters.assignee_id:
+        query = query.where(Action.assignee_id == filters.assignee_id)
+    if filters.site_id:
+        query = query.where(Action.audit_id.in_(select(Audit.id).where(Audit.site_id == filters.site_id)))
+    return query
+
+
+def ordered(query: Select) -> Select:
+    """Still to do first, soonest due first (no date last), high priority first; then the latest closed."""
+    return query.order_by(
+        Action.closed_at.is_not(None),
+        Action.closed_at.desc(),
+        Action.due_on.is_(None),
+        Action.due_on,
+        _priority_rank(),
+        Action.id,
+    )
+
+
+def page_of(query: Select, page: int) -> Select:
+    return query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+
+
+def count_of(query: Select) -> Select:
+    return select(func.count()).select_from(query.order_by(None).subquery())
+
+
+def my_actions(query: Select, user_id: int, closed_since: datetime) -> Select:
+    """A member's actions: everything still to do, and what they closed since `closed_since`."""
+    query = query.where(
+        Action.assignee_id == user_id, or_(Action.closed_at.is_(None), Action.closed_at >= closed_since)
+    )
+    return ordered(with_list_columns(query))
+
+
+def history(action_id: int) -> Select:
+    return (
+        select(ActionEvent)
+        .where(ActionEvent.action_id == action_id)
+        .options(selectinload(ActionEvent.user))
+        .order_by(ActionEvent.at, ActionEvent.id)
+    )
+
+
+def members(org_id: int) -> Select:
+    """(user id, name) of every member, by name, in one query (for the "who is responsible" choices)."""
+    return (
+        select(User.id, User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org_id)
+        .order_by(User.name, User.id)
+    )

@@ -1,0 +1,362 @@
+"""Action pages: plan actions from an audit's findings, the lists, one action with its history, walking again,
+and then-and-now against the previous walk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from io import BytesIO
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from wtforms import SelectChoice
+
+from shopper.actions import queries, reaudit, service
+from shopper.actions.compare import Comparison
+from shopper.actions.forms import ActionForm, AgainForm, AssignFields, StatusForm, status_choices
+from shopper.actions.models import Action, ActionStatus
+from shopper.actions.notify import notify_assignee
+from shopper.actions.rules import statuses_for
+from shopper.audits.access import get_audit_or_404, may_see_all_audits
+from shopper.audits.models import Audit, Finding
+from shopper.extensions import db
+from shopper.media.ingest import ImageRejected
+from shopper.media.storage import LocalStorage
+from shopper.orgs.access import current_membership, current_org, current_role, get_or_404, org_blueprint, scoped
+from shopper.orgs.models import Role, Site
+from shopper.timeutil import utcnow
+
+bp = org_blueprint("actions", __name__, "/actions")
+
+
+def _may_manage() -> bool:
+    return current_role().at_least(Role.MANAGER)
+
+
+def _member_choices(blank: str | None = "Nobody yet") -> list[SelectChoice]:
+    choices = [SelectChoice("", blank)] if blank else []
+    return choices + [SelectChoice(row.id, row.name) for row in db.session.execute(queries.members(current_org().id))]
+
+
+def _input(form: AssignFields, title: str = "", detail: str = "") -> service.ActionInput:
+    return service.ActionInput(
+        title=title,
+        detail=detail,
+        assignee_id=form.assignee_id.data,
+        due_on=form.due_on.data or "",
+        priority=form.priority.data or "normal",
+    )
+
+
+def _tell_assignee(actions: list[Action]) -> None:
+    """Mail the person responsible, when mail is on, and say on screen whether it went."""
+    sent = notify_assignee(actions, current_org(), current_user.name)
+    if sent is True:
+        flash(f"{actions[0].assignee.name} has been told by email.", "success")
+    elif sent is False:
+        flash(f"The email to {actions[0].assignee.name} could not be sent: tell them yourself.", "error")
+
+
+# Lists ----------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    members = db.session.execute(queries.members(current_org().id)).all()
+    sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
+    filters, problems = queries.parse_filters(
+        request.args, assignees={m.id for m in members}, sites={s.id for s in sites}
+    )
+    for problem in problems:
+        flash(problem, "error")
+    today = utcnow().date()
+    query = queries.filtered(scoped(Action), filters, today)
+    rows = db.session.scalars(queries.page_of(queries.ordered(queries.with_list_columns(query)), filters.page)).all()
+    args = request.args.to_dict()
+    return render_template(
+        "actions/index.html",
+        actions=rows[: queries.PAGE_SIZE],
+        more=len(rows) > queries.PAGE_SIZE,
+        total=db.session.scalar(queries.count_of(query)),
+        filters=filters,
+        views=queries.VIEWS,
+        members=members,
+        sites=sites,
+        today=today,
+        page_url=lambda page: url_for(".index", **{**args, "page": page}),
+    )
+
+
+@bp.get("/mine")
+def mine():
+    now = utcnow()
+    rows = db.session.scalars(queries.my_actions(scoped(Action), current_user.id, now - timedelta(days=60))).all()
+    return render_template("actions/mine.html", actions=rows, today=now.date())
+
+
+# One action -----------------------------------------------------------------------------------------------------
+
+
+def _get_action(action_id: int) -> Action:
+    return get_or_404(Action, action_id)
+
+
+def _detail_page(action: Action, status_form: StatusForm | None = None, code: int = 200):
+    is_assignee = action.assignee_id == current_user.id
+    statuses = [s for s in statuses_for(current_role(), is_assignee) if s != action.status_enum or s.closed]
+    form = status_form or StatusForm()
+    form.status.choices = status_choices(statuses)
+    audit = action.audit
+    finding = db.session.scalar(
+        select(Finding).where(Finding.audit_id == audit.id, Finding.item_key == action.item_key)
+    )
+    return render_template(
+        "actions/detail.html",
+        action=action,
+        audit=audit,
+        finding=finding,
+        events=db.session.scalars(queries.history(action.id)).all(),
+        status_form=form if statuses else None,
+        may_edit=_may_manage(),
+        may_open_audit=may_see_all_audits() or audit.auditor_id == current_user.id,
+        today=utcnow().date(),
+    ), code
+
+
+@bp.get("/<int:action_id>")
+def detail(action_id: int):
+    return _detail_page(_get_action(action_id))
+
+
+@bp.route("/<int:action_id>/edit", methods=["GET", "POST"])
+def edit(action_id: int):
+    action = _get_action(action_id)
+    if not _may_manage():
+        abort(403)
+    form = ActionForm(obj=action)
+    form.assignee_id.choices = _member_choices()
+    if request.method == "GET":
+        form.due_on.data = action.due_on.isoformat() if action.due_on else ""
+        return render_template("actions/edit.html", action=action, form=form)
+    if not form.validate_on_submit():
+        return render_template("actions/edit.html", action=action, form=form), 400
+    try:
+        reassigned = service.edit_action(
+            action, current_membership(), _input(form, form.title.data, form.detail.data), utcnow()
+        )
+    except service.ActionError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return render_template("actions/edit.html", action=action, form=form), e.status
+    flash("Action saved.", "success")
+    if reassigned:
+        _tell_assignee([action])
+    return redirect(url_for(".detail", action_id=action.id))
+
+
+@bp.post("/<int:action_id>/status")
+def status(action_id: int):
+    action = _get_action(action_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        return _detail_page(action, form, 400)
+    upload = form.photo.data
+    photo = upload.read() if upload and upload.filename else None
+    try:
+        service.change_status(
+            action,
+            current_membership(),
+            form.status.data or "",
+            form.note.data or "",
+            utcnow(),
+            photo=photo,
+            storage=LocalStorage(current_app.config["MEDIA_ROOT"]),
+        )
+    except (service.ActionError, ImageRejected) as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return _detail_page(action, form, getattr(e, "status", 422))
+    flash(f"Marked {action.status_enum.label.lower()}.", "success")
+    return redirect(url_for(".detail", action_id=action.id))
+
+
+@bp.get("/<int:action_id>/proof/<any(display, thumb):rendition>.jpg")
+def proof_photo(action_id: int, rendition: str):
+    """The "after" photo, only to members of the organization, never from /static."""
+    action = _get_action(action_id)
+    if not action.proof_photo_id:
+        abort(404)
+    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
+    key = service.proof_key(action, action.proof_photo_id, rendition)
+    if not storage.exists(key):
+        abort(404)
+    response = send_file(
+        BytesIO(storage.read(key)), mimetype="image/jpeg", max_age=3600, etag=f"{action.proof_photo_id}-{rendition}"
+    )
+    response.cache_control.private = True
+    response.cache_control.public = False
+    return response
+
+
+# From an audit's findings ---------------------------------------------------------------------------------------
+
+
+def _plan_page(audit: Audit, forms: dict[int, ActionForm] | None = None, bulk: AssignFields | None = None, code=200):
+    existing = {
+        a.item_key: a
+        for a in db.session.scalars(queries.with_list_columns(scoped(Action).where(Action.audit_id == audit.id)))
+    }
+    choices = _member_choices()
+    forms = dict(forms or {})
+    reopened = set(forms)
+    for finding in audit.findings:
+        if finding.item_key in existing or finding.id in forms:
+            continue
+        first = service.suggested(finding)
+        forms[finding.id] = ActionForm(prefix=f"f{finding.id}", formdata=None, title=first.title, detail=first.detail)
+    for form in forms.values():
+        form.assignee_id.choices = choices
+    bulk = bulk or AssignFields(prefix="all", formdata=None)
+    bulk.assignee_id.choices = choices
+    return render_template(
+        "actions/plan.html",
+        audit=audit,
+        existing=existing,
+        forms=forms,
+        reopened=reopened,
+        bulk=bulk,
+        today=utcnow().date(),
+    ), code
+
+
+def _plannable_audit(audit_id: int) -> Audit:
+    audit = get_audit_or_404(audit_id)
+    if not _may_manage():
+        abort(403)
+    return audit
+
+
+@bp.get("/audits/<int:audit_id>")
+def plan(audit_id: int):
+    audit = _plannable_audit(audit_id)
+    if not audit.is_submitted:
+        flash("Findings become actions once the audit is submitted.", "error")
+        return redirect(url_for("audits.overview", audit_id=audit.id))
+    return _plan_page(audit)
+
+
+@bp.post("/audits/<int:audit_id>/findings/<int:finding_id>")
+def create(audit_id: int, finding_id: int):
+    audit = _plannable_audit(audit_id)
+    finding = db.session.scalar(select(Finding).where(Finding.id == finding_id, Finding.audit_id == audit.id))
+    if finding is None:
+        abort(404)
+    form = ActionForm(prefix=f"f{finding.id}")
+    form.assignee_id.choices = _member_choices()
+    if not form.validate_on_submit():
+        return _plan_page(audit, {finding.id: form}, code=400)
+    try:
+        action = service.create_action(
+            audit, finding, current_membership(), _input(form, form.title.data, form.detail.data), utcnow()
+        )
+    except service.ActionError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return _plan_page(audit, {finding.id: form}, code=e.status)
+    flash(f"Action created: {action.title}", "success")
+    if action.assignee_id:
+        _tell_assignee([action])
+    return redirect(url_for(".plan", audit_id=audit.id))
+
+
+@bp.post("/audits/<int:audit_id>/all")
+def create_all(audit_id: int):
+    audit = _plannable_audit(audit_id)
+    form = AssignFields(prefix="all")
+    form.assignee_id.choices = _member_choices()
+    if not form.validate_on_submit():
+        return _plan_page(audit, bulk=form, code=400)
+    try:
+        created = service.create_all(audit, current_membership(), _input(form), utcnow())
+    except service.ActionError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return _plan_page(audit, bulk=form, code=e.status)
+    flash(f"{len(created)} action{'s' if len(created) != 1 else ''} created.", "success")
+    if created and created[0].assignee_id:
+        _tell_assignee(created)
+    return redirect(url_for(".plan", audit_id=audit.id))
+
+
+# Walking again, and then and now --------------------------------------------------------------------------------
+
+
+@bp.post("/audits/<int:audit_id>/again")
+def again(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    form = AgainForm()
+    if not form.validate_on_submit():
+        abort(400)
+    auditor_id = form.auditor_id.data if form.auditor_id.data is not None else current_user.id
+    try:
+        new = reaudit.start_reaudit(audit, current_membership(), auditor_id, utcnow())
+    except service.ActionError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return redirect(url_for("audits.overview", audit_id=audit.id))
+    if new.auditor_id == current_user.id:
+        flash("A new walk of the same journey: compare it with the last one once you submit it.", "success")
+        return redirect(url_for("audits.walk", audit_id=new.id, touchpoint_key=new.definition["touchpoints"][0]["key"]))
+    flash("A new walk of the same journey is prepared: share its link with the auditor.", "success")
+    return redirect(url_for("audits.overview", audit_id=new.id))
+
+
+@bp.get("/audits/<int:audit_id>/compare")
+def compare(audit_id: int):
+    audit = get_audit_or_404(audit_id)
+    found = reaudit.comparison_for(audit)
+    previous, comparison = found if found else (None, None)
+    plan = {}
+    if previous is not None:
+        plan = service.action_plan(previous.id, utcnow().date())
+    return render_template("actions/compare.html", audit=audit, previous=previous, comparison=comparison, plan=plan)
+
+
+@dataclass(frozen=True)
+class AuditBlock:
+    """What the submitted audit's page shows about actions and the previous walk."""
+
+    findings: int
+    planned: int
+    may_plan: bool
+    may_walk_again: bool
+    auditors: list[SelectChoice]
+    previous: Audit | None
+    comparison: Comparison | None
+
+
+@bp.app_template_global("actions_block")
+def actions_block(audit: Audit) -> AuditBlock:
+    manager = _may_manage()
+    planned = db.session.scalar(select(func.count()).where(Action.audit_id == audit.id)) or 0
+    found = reaudit.comparison_for(audit)
+    return AuditBlock(
+        findings=len(audit.findings),
+        planned=planned,
+        may_plan=manager,
+        may_walk_again=manager or audit.auditor_id == current_user.id,
+        auditors=_member_choices(blank=None) if manager else [],
+        previous=found[0] if found else None,
+        comparison=found[1] if found else None,
+    )
+
+
+@bp.app_template_global("last_improvement")
+def last_improvement() -> Action | None:
+    """The organization's latest action closed as done: the answer to "what was the last thing you improved?"."""
+    return db.session.scalar(
+        queries.with_list_columns(scoped(Action).where(Action.status == ActionStatus.DONE))
+        .order_by(Action.closed_at.desc(), Action.id.desc())
+        .limit(1)
+    )

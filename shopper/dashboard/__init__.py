@@ -1,0 +1,1 @@
+"""The owners' overview: scores and promises over time, recurring findings, open actions, and exports."""
