@@ -155,6 +155,7 @@ class Data:
 
         from shopper.actions.models import Action, ActionEvent
         from shopper.audits.models import Answer, Audit, Finding, TouchpointVisit
+        from shopper.audits.service import stored_result
         from shopper.checklists.scoring import AnswerData, score
         from shopper.extensions import db
 
@@ -189,23 +190,7 @@ class Data:
                     started_at=submitted - timedelta(hours=1),
                     submitted_at=submitted,
                     score=result.overall,
-                    result={
-                        "overall": result.overall,
-                        "capped": result.capped,
-                        "critical_failures": list(result.critical_failures),
-                        "touchpoints": [
-                            {
-                                "key": t.key,
-                                "title": t.title,
-                                "score": t.score,
-                                "earned": t.earned,
-                                "possible": t.possible,
-                                "answered": t.answered,
-                                "visible": t.visible,
-                            }
-                            for t in result.touchpoints
-                        ],
-                    },
+                    result=stored_result(result),
                     revision=ANSWERS_PER_AUDIT,
                 )
             )

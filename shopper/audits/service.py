@@ -29,7 +29,7 @@ from shopper.audits.models import (
 )
 from shopper.checklists.models import Checklist
 from shopper.checklists.schema import AnswerError, check_answer, item_index
-from shopper.checklists.scoring import AnswerData, missing_for_submit, score
+from shopper.checklists.scoring import AnswerData, ScoreResult, missing_for_submit, score
 from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.media.ingest import IngestedImage, ingest_image
@@ -496,6 +496,27 @@ def missing(audit: Audit) -> list:
     return missing_for_submit(audit.definition, answer_data(audit), photo_counts(audit))
 
 
+def stored_result(result: ScoreResult) -> dict[str, Any]:
+    """What an audit keeps of its scoring at submission, so reports and the dashboard need not score again."""
+    return {
+        "overall": result.overall,
+        "capped": result.capped,
+        "critical_failures": list(result.critical_failures),
+        "touchpoints": [
+            {
+                "key": t.key,
+                "title": t.title,
+                "score": t.score,
+                "earned": t.earned,
+                "possible": t.possible,
+                "answered": t.answered,
+                "visible": t.visible,
+            }
+            for t in result.touchpoints
+        ],
+    }
+
+
 def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
     """Freeze the audit: score it, store its findings. Refused (422, with what is missing) while incomplete."""
     gaps = missing(audit)
@@ -533,23 +554,7 @@ def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
         audit.status = AuditStatus.SUBMITTED
         audit.submitted_at = now
         audit.score = result.overall
-        audit.result = {
-            "overall": result.overall,
-            "capped": result.capped,
-            "critical_failures": list(result.critical_failures),
-            "touchpoints": [
-                {
-                    "key": t.key,
-                    "title": t.title,
-                    "score": t.score,
-                    "earned": t.earned,
-                    "possible": t.possible,
-                    "answered": t.answered,
-                    "visible": t.visible,
-                }
-                for t in result.touchpoints
-            ],
-        }
+        audit.result = stored_result(result)
         db.session.add(AuditEvent(audit_id=audit.id, kind="submitted", user_id=user_id, at=now))
         return Applied(200, {"status": "submitted", "score": result.overall, "findings": len(result.findings)})
 
