@@ -1,5 +1,8 @@
+import json
 import re
+from html.parser import HTMLParser
 
+from shopper.audits.models import Audit
 from shopper.orgs.models import Role
 from shopper.pwa.shell import shell_version
 
@@ -32,16 +35,46 @@ def test_service_worker_is_served_at_the_root_with_its_shell(client):
     assert 'rel="manifest"' in page
 
 
-def test_the_shell_version_changes_when_a_shell_file_changes(tmp_path):
+def test_the_shell_version_changes_when_a_shell_file_a_template_or_the_salt_changes(tmp_path):
     static, templates = tmp_path / "static", tmp_path / "templates"
     (static / "css").mkdir(parents=True)
     (templates / "pwa").mkdir(parents=True)
-    for name in ("pwa/sw.js", "pwa/offline.html", "base.html"):
+    (templates / "audits").mkdir(parents=True)
+    for name in ("pwa/sw.js", "pwa/offline.html", "base.html", "audits/walk.html"):
         (templates / name).write_text("x")
     (static / "css" / "app.css").write_text("body { color: black }")
-    before = shell_version.__wrapped__(str(static), str(templates))
+
+    def version(salt=""):
+        return shell_version.__wrapped__(str(static), str(templates), salt)
+
+    first = version()
     (static / "css" / "app.css").write_text("body { color: navy }")
-    assert shell_version.__wrapped__(str(static), str(templates)) != before
+    second = version()
+    (templates / "audits" / "walk.html").write_text("y")  # a page kept offline changes: phones fetch it again
+    third = version()
+    assert len({first, second, third, version("deploy 2")}) == 4
+    assert version() == third
+
+
+def test_a_deploy_can_make_every_phone_take_a_fresh_copy_by_configuration(client, app, monkeypatch):
+    def served_version():
+        return re.search(r'const VERSION = "([0-9a-f]{12})"', client.get("/sw.js").get_data(as_text=True)).group(1)
+
+    before = served_version()
+    monkeypatch.setitem(app.config, "SHELL_VERSION_SALT", "second deploy")
+    after = served_version()
+    assert after != before
+    assert f"/static/css/app.css?v={after}" in client.get("/login").get_data(as_text=True)
+
+
+def test_the_worker_loads_the_outbox_code_the_pages_run(client):
+    body = client.get("/sw.js").get_data(as_text=True)
+    version = re.search(r'const VERSION = "([0-9a-f]{12})"', body).group(1)
+    assert f'importScripts("/static/js/outbox.js?v={version}");' in body
+    assert 'self.addEventListener("sync"' in body
+    outbox = client.get(f"/static/js/outbox.js?v={version}")
+    assert outbox.status_code == 200 and "self.ShopperOutbox" in outbox.get_data(as_text=True)
+    outbox.close()
 
 
 def test_offline_page_needs_no_account(client):
@@ -59,3 +92,76 @@ def test_an_audit_lists_what_to_keep_offline(client, login, make):
     assert f"/o/{org.slug}/api/audits/{audit.id}" in listing["urls"]
     login(make.member(make.org(), Role.OWNER))
     assert client.get(f"/o/{org.slug}/audits/{audit.id}/offline.json").status_code == 404
+
+
+def test_a_walk_page_fetched_to_keep_offline_is_not_a_visit(client, login, make):
+    org = make.org()
+    auditor = make.member(org, Role.AUDITOR)
+    audit = make.audit(org, auditor)
+    login(auditor)
+    walk = f"/o/{org.slug}/audits/{audit.id}/walk/billing-line"
+    assert client.get(walk, headers={"Purpose": "prefetch"}).status_code == 200
+    assert make.get(Audit, audit.id).last_touchpoint_key is None
+    assert client.get(walk).status_code == 200
+    assert make.get(Audit, audit.id).last_touchpoint_key == "billing-line"
+
+
+class _Elements(HTMLParser):
+    def __init__(self, html: str):
+        super().__init__()
+        self.found: list[tuple[str, dict]] = []
+        self.text: dict[str, str] = {}
+        self._open: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {name: value or "" for name, value in attrs}  # a bare attribute reads as ""
+        self.found.append((tag, attrs))
+        self._open = attrs.get("id")
+
+    def handle_data(self, data):
+        if self._open:
+            self.text[self._open] = self.text.get(self._open, "") + data
+
+    def one(self, **wanted) -> dict:
+        wanted = {name.replace("_", "-"): value for name, value in wanted.items()}
+        matches = [attrs for _, attrs in self.found if all(attrs.get(k) == v for k, v in wanted.items())]
+        assert len(matches) == 1, (wanted, matches)
+        return matches[0]
+
+
+def test_every_page_carries_the_sync_indicator_for_the_person_signed_in(client, login, make):
+    anonymous = _Elements(client.get("/login").get_data(as_text=True))
+    assert anonymous.one(id="sync")["data-user"] == ""
+    org = make.org()
+    auditor = make.member(org, Role.AUDITOR)
+    audit = make.audit(org, auditor)
+    login(auditor)
+    walk = f"/o/{org.slug}/audits/{audit.id}/walk/billing-line"
+    page = _Elements(client.get(walk).get_data(as_text=True))
+    assert page.one(id="sync")["data-user"] == str(auditor.id)
+    assert page.one(data_sync_signin="")["href"] == f"/login?next={walk}"  # back here once signed in
+    assert page.one(id="walk")["data-audit-home"] == f"/o/{org.slug}/audits/{audit.id}"
+    assert page.one(data_keep_offline=f"/o/{org.slug}/audits/{audit.id}/offline.json")
+    scripts = [attrs["src"].partition("?")[0] for tag, attrs in page.found if tag == "script" and "src" in attrs]
+    assert {"/static/js/pwa.js", "/static/js/sync-status.js", "/static/js/walk.js"} <= set(scripts)
+
+
+def test_the_review_page_hands_its_state_to_the_phone_and_submits_through_the_api(client, login, make):
+    org = make.org()
+    auditor = make.member(org, Role.AUDITOR)
+    audit = make.audit(org, auditor)
+    login(auditor)
+    page = _Elements(client.get(f"/o/{org.slug}/audits/{audit.id}/review").get_data(as_text=True))
+    review = page.one(id="review")
+    assert review["data-submit-url"] == f"/o/{org.slug}/api/audits/{audit.id}/submit"
+    assert review["data-audit-home"] == f"/o/{org.slug}/audits/{audit.id}"
+    state = json.loads(page.text["audit-state"])
+    assert state["id"] == audit.id and state["definition"]["touchpoints"][0]["key"] == "billing-line"
+    assert page.one(data_submit="")["action"] == f"/o/{org.slug}/audits/{audit.id}/submit"  # without JavaScript
+
+
+def test_the_offline_page_lists_the_audits_kept_on_the_phone(client):
+    page = _Elements(client.get("/offline").get_data(as_text=True))
+    assert page.one(data_kept_audits="") is not None
+    assert page.one(id="sync")["data-user"] == ""

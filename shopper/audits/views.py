@@ -145,7 +145,8 @@ def walk(audit_id: int, touchpoint_key: str):
     if audit.is_submitted:
         return redirect(url_for(".overview", audit_id=audit.id))
     service.open_audit(audit, current_user.id, utcnow())
-    service.remember_position(audit, touchpoint_key)
+    if request.headers.get("Purpose") != "prefetch":  # the service worker keeping the audit offline is not a visit
+        service.remember_position(audit, touchpoint_key)
     position = keys.index(touchpoint_key)
     return render_template(
         "audits/walk.html",
@@ -168,6 +169,7 @@ def review(audit_id: int):
         missing=service.missing(audit),
         progress=_progress(audit),
         form=SubmitForm(op_id=uuid.uuid4().hex),
+        state=audit_state(audit),
     )
 
 
@@ -182,7 +184,12 @@ def submit(audit_id: int):
     except service.AuditError as e:
         flash(str(e), "error")
         return render_template(
-            "audits/review.html", audit=audit, missing=service.missing(audit), progress=_progress(audit), form=form
+            "audits/review.html",
+            audit=audit,
+            missing=service.missing(audit),
+            progress=_progress(audit),
+            form=form,
+            state=audit_state(audit),
         ), e.status
     flash("Submitted. Thank you for walking in your customers' shoes.", "success")
     return redirect(url_for(".overview", audit_id=audit.id))

@@ -1,7 +1,9 @@
 """The app shell the service worker precaches, and its version: a hash of the files themselves.
 
-A deploy that changes any shell file changes the version, so the worker installs a fresh cache and deletes the old
-one; the `v` query on static URLs (added to every url_for('static')) keeps the HTTP cache from mixing versions.
+A deploy that changes any shell file or any template changes the version, so the worker installs a fresh cache,
+fetches the audit pages it kept again, and deletes the old caches; the `v` query on static URLs (added to every
+url_for('static')) keeps the HTTP cache from mixing versions. The SHELL_VERSION_SALT setting goes into the hash
+too: changing it makes every phone take a fresh copy without any file changing.
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ def shell_files(static_folder: str) -> tuple[str, ...]:
     return tuple(p.relative_to(root).as_posix() for p in files if not p.name.startswith("."))
 
 
+def _template_files(template_folder: str) -> list[Path]:
+    root = Path(template_folder)
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 @cache
-def shell_version(static_folder: str, template_folder: str) -> str:
-    digest = hashlib.sha256()
+def shell_version(static_folder: str, template_folder: str, salt: str = "") -> str:
+    digest = hashlib.sha256(salt.encode())
     for relative in shell_files(static_folder):
         digest.update(relative.encode())
         digest.update((Path(static_folder) / relative).read_bytes())
-    for template in ("pwa/sw.js", "pwa/offline.html", "base.html"):
-        digest.update((Path(template_folder) / template).read_bytes())
+    for template in _template_files(template_folder):
+        digest.update(template.relative_to(template_folder).as_posix().encode())
+        digest.update(template.read_bytes())
     return digest.hexdigest()[:12]

@@ -12,10 +12,13 @@ THEME_COLOR = "#1d4e89"
 
 
 def version() -> str:
-    return shell_version(current_app.static_folder, current_app.template_folder)
+    config = current_app.config
+    return shell_version(current_app.static_folder, current_app.template_folder, str(config["SHELL_VERSION_SALT"]))
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("SHELL_VERSION_SALT", "")
+
     @app.url_defaults
     def _versioned_static(endpoint, values):
         if endpoint == "static" and "v" not in values:
@@ -53,7 +56,12 @@ def manifest():
 @bp.get("/sw.js")
 def service_worker():
     shell = [url_for("static", filename=name) for name in shell_files(current_app.static_folder)]
-    body = render_template("pwa/sw.js", version=version(), shell=[*shell, url_for("pwa.offline")])
+    body = render_template(
+        "pwa/sw.js",
+        version=version(),
+        shell=[*shell, url_for("pwa.offline")],
+        outbox=url_for("static", filename="js/outbox.js"),
+    )
     response = make_response(body)
     response.mimetype = "text/javascript"
     response.headers["Cache-Control"] = "no-cache"

@@ -1,10 +1,13 @@
-// Registers the service worker, offers "Add to home screen" where the browser allows it (and explains the iOS
-// steps where it does not), and asks the browser to keep this site's storage.
+// Registers the service worker, offers "Add to home screen" where the browser allows it (and explains the iOS steps
+// where it does not), and keeps audits for use without a signal.
+import { keepStorage } from "./autosave.js";
 
 const offer = document.getElementById("install-offer");
 const DISMISSED = "shopper-install-dismissed";
+const KEPT_AT = "shopper-kept:"; // + the audit's list of URLs: when it was last kept for offline use
+const KEEP_AGAIN_MS = 10 * 60 * 1000;
 
-export const serviceWorkerReady = "serviceWorker" in navigator
+const serviceWorkerReady = "serviceWorker" in navigator
   ? navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(() => navigator.serviceWorker.ready)
   : Promise.reject(new Error("This browser cannot keep pages offline."));
 serviceWorkerReady.catch(() => {});
@@ -26,6 +29,10 @@ window.addEventListener("beforeinstallprompt", (event) => {
   deferredPrompt = event;
   showOffer({ ios: false });
 });
+window.addEventListener("appinstalled", () => {
+  deferredPrompt = null;
+  if (offer) offer.hidden = true;
+});
 
 document.getElementById("install-button")?.addEventListener("click", async () => {
   if (!deferredPrompt) return;
@@ -43,40 +50,48 @@ document.getElementById("install-dismiss")?.addEventListener("click", () => {
 const ios = /iphone|ipad|ipod/i.test(navigator.userAgent) && !/crios|fxios/i.test(navigator.userAgent);
 if (ios) showOffer({ ios: true });
 
-/** Ask the browser not to evict what is kept on this phone. Resolves to true, false (refused) or null (unknown). */
-export async function keepStorage() {
-  if (!navigator.storage?.persist) return null;
-  if (await navigator.storage.persisted()) return true;
-  return navigator.storage.persist();
-}
-
-/* Pages that carry data-keep-offline="<url of a list of URLs>" are kept for offline use as soon as they open
-   (every audit the auditor opens), and a button with data-keep-offline-button does it on request. */
-async function keepOffline(listUrl, status) {
-  const say = (text) => { if (status) status.textContent = text; };
+/* Elements with data-keep-offline="<url of a list of URLs>" keep that audit for offline use as soon as the page
+   opens (every audit the auditor opens; again at most every ten minutes), and their data-keep-offline-button does
+   it on request. When done, the element gets data-kept="all" or "some". */
+async function keepOffline(element, { asked }) {
+  const listUrl = element.dataset.keepOffline;
+  const status = element.querySelector("[data-keep-offline-status]");
+  const say = (text) => {
+    if (status) status.textContent = text;
+  };
   try {
     const registration = await serviceWorkerReady;
     const list = await (await fetch(listUrl, { credentials: "same-origin" })).json();
     navigator.serviceWorker.addEventListener("message", function done(event) {
       if (event.data?.type !== "kept-offline" || event.data.audit !== list.audit) return;
       navigator.serviceWorker.removeEventListener("message", done);
-      say(event.data.kept === event.data.total
+      const all = event.data.kept === event.data.total;
+      if (all) localStorage.setItem(KEPT_AT + listUrl, String(Date.now()));
+      element.dataset.kept = all ? "all" : "some";
+      say(all
         ? "Available offline on this phone."
         : `Kept ${event.data.kept} of ${event.data.total} pages for offline use; try again with a better signal.`);
-      document.dispatchEvent(new CustomEvent("shopper:kept-offline", { detail: event.data }));
     });
     registration.active.postMessage({ type: "keep-offline", audit: list.audit, urls: list.urls });
     const persisted = await keepStorage();
-    if (persisted === false) {
+    if (persisted === false && asked) {
       say("Kept on this phone, but the browser may clear it if space runs low: open Shopper often, or install it.");
     }
-  } catch (error) {
-    say(navigator.onLine ? "Could not keep this audit offline in this browser." : "Offline: pages already kept stay available.");
+  } catch {
+    say(navigator.onLine
+      ? "Could not keep this audit offline in this browser."
+      : "Offline: pages already kept stay available.");
   }
 }
 
 for (const element of document.querySelectorAll("[data-keep-offline]")) {
-  if (navigator.onLine) keepOffline(element.dataset.keepOffline, element.querySelector("[data-keep-offline-status]"));
+  const keptAt = Number(localStorage.getItem(KEPT_AT + element.dataset.keepOffline) || 0);
+  if (Date.now() - keptAt < KEEP_AGAIN_MS) {
+    element.dataset.kept = "all";
+    element.querySelector("[data-keep-offline-status]")?.replaceChildren("Available offline on this phone.");
+  } else if (navigator.onLine) {
+    keepOffline(element, { asked: false });
+  }
   element.querySelector("[data-keep-offline-button]")?.addEventListener("click", () =>
-    keepOffline(element.dataset.keepOffline, element.querySelector("[data-keep-offline-status]")));
+    keepOffline(element, { asked: true }));
 }

@@ -1,7 +1,22 @@
-// The guided walk on a phone: makes the server-rendered touchpoint live. Every change is saved at once through the
-// one write seam (autosave.js); show_if, target breaches and progress follow the answers as they change; the save
-// status always tells the truth. Without this script the page still shows every saved answer.
-import { atRisk, flushForExit, newKey, onStatus, queued, retry, send, settled } from "./autosave.js";
+// The guided walk on a phone: makes the server-rendered touchpoint live. Every change goes at once into the outbox
+// kept on this phone through the one write seam (autosave.js), and what the page shows comes from there: the last
+// server state known on this phone with the changes still waiting applied on top, so a change made offline shows at
+// once and after a reload. show_if, target breaches and progress follow the answers as they change; the save status
+// always tells the truth. Without this script the page still shows every saved answer.
+import {
+  fetchAudit,
+  guardExit,
+  leave,
+  localView,
+  newKey,
+  onOutbox,
+  onStatus,
+  queued,
+  remember,
+  retry,
+  send,
+  stored,
+} from "./autosave.js";
 import { breach, items, progress, visibleKeys } from "./rules.js";
 import { Stopwatch } from "./stopwatch.js";
 import { flushCaptions, setupPhotos } from "./photos.js";
@@ -12,20 +27,23 @@ const COUNTER_DELAY_MS = 400; // rapid taps on -/+ become one save
 const root = document.getElementById("walk");
 if (root) start(root);
 
-function start(root) {
+async function start(root) {
   const state = JSON.parse(document.getElementById("audit-state").textContent);
   const definition = state.definition;
   const touchpointKey = root.dataset.touchpoint;
+  const home = root.dataset.auditHome;
   const itemsByKey = new Map([...items(definition)].map(([, item]) => [item.key, item]));
+  const touchpointTitles = new Map(definition.touchpoints.map((tp) => [tp.key, tp.title]));
   const answers = {};
   for (const [key, answer] of Object.entries(state.answers)) answers[key] = plainAnswer(answer);
-  const visits = state.visits;
-  const photos = state.photos;
+  const visits = { ...state.visits };
+  const photos = state.photos.slice();
   // item key (or "visit:<touchpoint>") -> how many local changes: a late server reply must not undo a newer change
   const versions = new Map();
+  const sending = new Map(); // key -> changes made on this page the server has not answered yet
   const timers = new Map(); // pending debounced saves: key -> {timer, run}
   const refused = new Map(); // key -> message of a change the server refused
-  let seam = { state: "saved", queued: 0 };
+  let seam = null; // the outbox's status, once known
 
   const urls = {
     answer: (key) => root.dataset.answerUrl.replace("__item__", encodeURIComponent(key)),
@@ -43,6 +61,7 @@ function start(root) {
   const MESSAGES = {
     saved: "Saved",
     saving: "Saving…",
+    offline: "Offline: changes are kept on this phone",
     failed: "Not saved yet",
     "signed-out": "Signed out: sign in again to save",
     refused: "Not saved: see the message by the question",
@@ -53,13 +72,16 @@ function start(root) {
   }
 
   function renderStatus() {
+    if (!seam) return;
     let current = seam.state;
     if (current === "saved" && waiting()) current = "saving";
     if (current === "saved" && (refused.size || root.querySelector("[data-upload=refused]"))) current = "refused";
-    if (statusBox.dataset.state === current && current !== "failed") return;
     statusBox.dataset.state = current;
-    const waitingCount = `${seam.queued} change${seam.queued === 1 ? "" : "s"} waiting`;
-    statusText.textContent = current === "failed" ? `${MESSAGES.failed}: ${waitingCount}` : MESSAGES[current];
+    const waitingCount = `${changes(seam.queued)} waiting`;
+    let text = MESSAGES[current];
+    if (current === "failed") text = `${text}: ${waitingCount}`;
+    if (current === "offline" && seam.queued) text = `Offline: ${changes(seam.queued)} kept on this phone`;
+    if (statusText.textContent !== text) statusText.textContent = text;
     retryButton.hidden = !(current === "failed" || current === "signed-out");
     signIn.hidden = current !== "signed-out";
   }
@@ -102,12 +124,25 @@ function start(root) {
     return version;
   }
 
+  /* A change handed to the outbox; until the server answers it, what the page shows for `key` is this page's own. */
+  function track(key, promise) {
+    sending.set(key, (sending.get(key) || 0) + 1);
+    return promise.then((result) => {
+      const left = sending.get(key) - 1;
+      if (left) sending.set(key, left);
+      else sending.delete(key);
+      return result;
+    });
+  }
+
   function saveAnswer(key) {
     const answer = answers[key] || plainAnswer({});
     const version = bump(key);
     const { value, note, flagged } = answer;
     const body = JSON.stringify({ value, note, flagged, client_ts: Date.now() });
-    send({ method: "PUT", url: urls.answer(key), headers: jsonHeaders(), body }).then((result) => {
+    const label = `Answer to “${itemsByKey.get(key).prompt}”`;
+    const change = send({ method: "PUT", url: urls.answer(key), headers: jsonHeaders(), body, label });
+    track(key, change).then((result) => {
       if (!result.ok) {
         refused.set(key, problem(result));
         showError(articles.get(key), problem(result));
@@ -226,7 +261,9 @@ function start(root) {
       note: visit.note,
       client_ts: Date.now(),
     });
-    send({ method: "PUT", url: urls.visit(touchpointKey), headers: jsonHeaders(), body }).then((result) => {
+    const label = `Wrap-up of “${touchpointTitles.get(touchpointKey)}”`;
+    const change = send({ method: "PUT", url: urls.visit(touchpointKey), headers: jsonHeaders(), body, label });
+    track(visitKey, change).then((result) => {
       if (!result.ok) {
         refused.set(visitKey, problem(result));
         showError(wrapup, problem(result));
@@ -274,11 +311,10 @@ function start(root) {
   }
 
   // Photos ----------------------------------------------------------------------------------------------------
-  setupPhotos(root, {
+  const photoTiles = setupPhotos(root, {
     urls,
-    photos,
     template: document.getElementById("photo-tile-template"),
-    onChange: () => refresh(),
+    onChange: () => showLocal(),
     onDirty: () => renderStatus(),
   });
 
@@ -314,61 +350,133 @@ function start(root) {
       : "nothing required left here";
   }
 
+  // What this phone knows ------------------------------------------------------------------------------------
+  // The page was drawn by the server, or comes from the offline cache and may be older than what this phone knows.
+  // Show the local view: the newest state known here with the changes still waiting on top. Keys with a change
+  // in progress on this page keep what the person just did.
+  function busy(key) {
+    return timers.has(key) || sending.has(key);
+  }
+
+  function same(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
+
+  let showing = null;
+  let showAgain = false;
+
+  function showLocal() {
+    if (showing) {
+      showAgain = true;
+      return showing;
+    }
+    showing = (async () => {
+      do {
+        showAgain = false;
+        const view = await localView(state.id);
+        if (view) apply(view);
+      } while (showAgain);
+    })().finally(() => {
+      showing = null;
+    });
+    return showing;
+  }
+
+  function apply(view) {
+    for (const key of new Set([...Object.keys(answers), ...Object.keys(view.answers)])) {
+      if (!itemsByKey.has(key) || busy(key)) continue;
+      const next = plainAnswer(view.answers[key] || {});
+      if (!same(answers[key] || plainAnswer({}), next)) {
+        answers[key] = next;
+        showAnswer(key);
+      }
+    }
+    for (const [key, visit] of Object.entries(view.visits)) {
+      if (key === touchpointKey && busy(visitKey)) continue;
+      const changed = !same(visits[key], visit);
+      visits[key] = visit;
+      if (changed && key === touchpointKey && wrapup) showVisit();
+    }
+    photos.splice(0, photos.length, ...view.photos);
+    photoTiles.show(view);
+    showRefusals(view);
+    refresh();
+    renderStatus();
+  }
+
+  /* A change the server refused shows by its question while it is the newest change known of that question. */
+  function showRefusals(view) {
+    const newest = new Map();
+    for (const entry of view.refused) {
+      if (entry.kind === "answer") newest.set(entry.target, entry);
+      else if (entry.kind === "visit" && entry.target === touchpointKey) newest.set(visitKey, entry);
+    }
+    for (const key of new Set([...refused.keys(), ...newest.keys()])) {
+      if (busy(key)) continue;
+      const entry = newest.get(key);
+      const known = key === visitKey ? view.visits[touchpointKey] : view.answers[key];
+      const stands = Boolean(entry) && (entry.sent?.client_ts || 0) >= (known?.client_ts || 0);
+      if (stands) refused.set(key, entry.reason);
+      else refused.delete(key);
+      showError(key === visitKey ? wrapup : articles.get(key), stands ? entry.reason : "");
+    }
+  }
+
+  onOutbox((event, mine) => {
+    if (mine || !event.entry || event.entry.audit !== state.id) {
+      if (event.type === "dismissed") showLocal();
+      return;
+    }
+    if (["added", "done", "set-aside"].includes(event.type)) showLocal(); // another tab or the service worker
+  });
+
+  // Back online, or back on a page from the back/forward cache: read what the server holds now (another device
+  // may have changed it) once nothing of this page is on its way.
+  async function reload() {
+    if (queued() || waiting()) return;
+    if (await fetchAudit(root.dataset.api)) showLocal();
+  }
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) reload();
+  });
+  let wasAway = false;
+  onStatus((status) => {
+    if (status.state === "saved" && wasAway) {
+      wasAway = false;
+      reload();
+    }
+    if (status.state === "offline" || status.state === "failed") wasAway = true;
+  });
+
   // Leaving the page ------------------------------------------------------------------------------------------
-  // Moving on waits until everything is saved; when the connection is down the person stays, sees why, and can retry.
+  // Moving on within the audit waits only until every change is kept on this phone, not for the server: the next
+  // page shows them from there, online or not. Leaving the audit, or closing it, while changes wait asks first.
   root.addEventListener("click", async (event) => {
     const link = event.target.closest("a[data-walk-nav]");
     if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     flushAll();
-    if (!queued()) return;
     event.preventDefault();
     link.setAttribute("aria-busy", "true");
-    const saved = await settled();
-    link.removeAttribute("aria-busy");
-    if (saved) window.location.assign(link.href);
-    else statusBox.scrollIntoView({ block: "nearest" });
+    await stored();
+    leave(link.href);
   });
-  window.addEventListener("beforeunload", (event) => {
-    flushAll();
-    if (atRisk()) {
-      event.preventDefault();
-      event.returnValue = ""; // the browser asks "Leave site?": unsaved changes would be lost
-    }
-  });
-  window.addEventListener("pagehide", () => {
-    flushAll();
-    flushForExit();
-  });
-  // Back on a page from the back/forward cache: show what is saved now (another device may have changed it).
-  window.addEventListener("pageshow", (event) => {
-    if (event.persisted) reload();
-  });
-
-  async function reload() {
-    if (queued() || waiting()) return;
-    try {
-      const response = await fetch(root.dataset.api, { headers: { Accept: "application/json" }, cache: "no-store" });
-      if (!response.ok) return;
-      const fresh = await response.json();
-      if (queued() || waiting()) return;
-      for (const key of Object.keys(answers)) delete answers[key];
-      for (const [key, answer] of Object.entries(fresh.answers)) answers[key] = plainAnswer(answer);
-      for (const key of articles.keys()) showAnswer(key);
-      Object.assign(visits, fresh.visits);
-      if (wrapup) showVisit();
-      photos.splice(0, photos.length, ...fresh.photos);
-      refresh();
-    } catch {
-      // offline: what is on screen stays
-    }
-  }
+  guardExit({ within: home, busy: waiting, beforeLeave: flushAll });
 
   refresh();
   renderStatus();
-  root.classList.add("live");
+  try {
+    await remember(state, { home });
+    await showLocal();
+  } finally {
+    root.classList.add("live");
+  }
 }
 
 // Reading the controls ----------------------------------------------------------------------------------------
+
+function changes(count) {
+  return `${count} change${count === 1 ? "" : "s"}`;
+}
 
 function plainAnswer(answer) {
   return { value: answer.value ?? null, note: answer.note || "", flagged: Boolean(answer.flagged) };

@@ -1,4 +1,6 @@
-/* Shopper's service worker. Rendered by the server with the shell's version and file list. */
+/* Shopper's service worker. Rendered by the server with the shell's version and file list. It keeps the app shell
+   and the audits kept for offline use, and replays the outbox (static/js/outbox.js, the very code pages run) on
+   Background Sync, so changes made offline go even after every page is closed. */
 "use strict";
 
 const VERSION = {{ version|tojson }};
@@ -8,17 +10,23 @@ const SHELL_URLS = {{ shell|tojson }};
 const OFFLINE_URL = {{ url_for("pwa.offline")|tojson }};
 const SAVED_PAGE = /^\/o\/[^/]+\/(audits\/\d+(\/(walk\/[^/]+|review))?|api\/audits\/\d+|)$/;
 const PHOTO = /^\/o\/[^/]+\/audits\/\d+\/photos\/[^/]+\/thumb\.jpg$/;
+const SHELL_REQUEST = { cache: "reload", credentials: "omit" };
+const PREFETCH = { credentials: "same-origin", headers: { Purpose: "prefetch" } };
+
+importScripts({{ outbox|tojson }});
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(SHELL)
-      .then((cache) => cache.addAll(SHELL_URLS.map((url) => new Request(url, { cache: "reload" }))))
+      // without cookies: the offline page is the same for everyone, and belongs to no one signed in
+      .then((cache) => cache.addAll(SHELL_URLS.map((url) => new Request(url, SHELL_REQUEST))))
       .then(() => self.skipWaiting()),
   );
 });
 
 /* A new version takes over: audit pages saved by the old one are fetched again into the new cache, then every
-   cache of another version is deleted, so no page mixes two versions. */
+   cache of another version is deleted, so no page mixes two versions. The outbox lives in IndexedDB, which no
+   version ever clears: what waits there is sent by the new version (a sync is asked for at once). */
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     const names = await caches.keys();
@@ -30,14 +38,15 @@ self.addEventListener("activate", (event) => {
     }
     if (saved.size) {
       const pages = await caches.open(PAGES);
-      await Promise.all([...saved].map((url) => fetch(url, { credentials: "same-origin" })
-        .then((response) => (response.ok ? pages.put(url, response) : null))
+      await Promise.all([...saved].map((url) => fetch(url, PREFETCH)
+        .then((response) => (response.ok && !response.redirected ? pages.put(url, response) : null))
         .catch(() => null)));
     }
     await Promise.all(names
       .filter((name) => name.startsWith("shopper-") && name !== SHELL && name !== PAGES)
       .map((name) => caches.delete(name)));
     await self.clients.claim();
+    if (self.registration.sync) await self.registration.sync.register(ShopperOutbox.SYNC_TAG).catch(() => null);
   })());
 });
 
@@ -47,6 +56,8 @@ async function fromShell(request) {
   return cached || fetch(request);
 }
 
+/* The network first, the saved copy when there is no network. A request that asks for no cache (the page reading
+   an audit's state fresh) never gets the saved copy: a failure is an honest failure. */
 async function networkFirst(request, keep) {
   try {
     const response = await fetch(request);
@@ -56,6 +67,7 @@ async function networkFirst(request, keep) {
     }
     return response;
   } catch (error) {
+    if (request.cache === "no-store") throw error;
     const cached = await caches.match(request.url, { cacheName: PAGES });
     if (cached) return cached;
     if (request.mode === "navigate") return caches.match(OFFLINE_URL, { cacheName: SHELL });
@@ -85,7 +97,17 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-/* The page asks for an audit to be kept for offline use: every page of its walk, its data and its photos. */
+/* Background Sync (Chrome, Android): send what waits in the outbox. A replay stopped by the network fails the
+   event, so the browser tries again later; signed out, it waits for the person to sign in, when a page replays. */
+self.addEventListener("sync", (event) => {
+  if (event.tag !== ShopperOutbox.SYNC_TAG) return;
+  event.waitUntil(ShopperOutbox.replay().then((result) => {
+    if (result.state === "failed" || result.state === "offline") throw new Error("The server could not be reached.");
+  }));
+});
+
+/* The page asks for an audit to be kept for offline use: every page of its walk, its data and its photos. The
+   `Purpose: prefetch` header tells the server this is not the auditor opening a page. */
 self.addEventListener("message", (event) => {
   const message = event.data || {};
   if (message.type === "keep-offline") {
@@ -94,14 +116,15 @@ self.addEventListener("message", (event) => {
       let kept = 0;
       for (const url of message.urls) {
         try {
-          const response = await fetch(url, { credentials: "same-origin" });
+          const response = await fetch(url, PREFETCH);
           if (response.ok && !response.redirected) {
             await pages.put(new URL(url, self.location.origin).href, response);
             kept += 1;
           }
         } catch (error) { /* offline now: the pages already kept stay */ }
       }
-      if (event.source) event.source.postMessage({ type: "kept-offline", audit: message.audit, kept, total: message.urls.length });
+      const total = message.urls.length;
+      if (event.source) event.source.postMessage({ type: "kept-offline", audit: message.audit, kept, total });
     })());
   } else if (message.type === "forget-all") {
     event.waitUntil(caches.keys().then((names) => Promise.all(

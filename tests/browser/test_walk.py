@@ -393,17 +393,22 @@ def test_unsaved_changes_are_kept_and_retried_in_order_and_saved_exactly_once(li
     expect(retry).to_be_visible()
     tap(page, "web-prices-found", "yes")
     expect(status(page)).to_contain_text("2 changes waiting")
-    page.get_by_role("link", name="Next →").tap()  # moving on waits for the save; it stays here
-    page.wait_for_timeout(300)
-    assert page.url.endswith("/walk/website")
+    page.get_by_role("link", name="Next →").tap()  # moving on keeps them on this phone, and says so
+    page.wait_for_url(re.compile(r"/walk/billing-line$"))
+    expect(status(page)).to_have_text("Not saved yet: 2 changes waiting")
+    expect(page.locator("#sync")).to_contain_text("2 changes waiting to sync")
     assert sync_ops(live, audit_id) == []
     page.unroute("**/api/audits/**")
     retry.tap()
     saved(page)
     expect(retry).to_be_hidden()
+    expect(page.locator("#sync .sync-text")).to_have_text("All changes saved")
     ops = sync_ops(live, audit_id)
     assert len(ops) == 2 and len({op.op_id for op in ops}) == 2
     assert api_state(page, live, audit_id)["answers"]["web-prices-found"]["value"] == "yes"
+    page.get_by_role("link", name="← Previous").tap()
+    page.wait_for_url(re.compile(r"/walk/website$"))
+    expect(item(page, "web-prices-found").locator("input[value=yes]")).to_be_checked()
 
     # The server saved it but the reply was lost: the retry carries the same key and is not applied twice.
     def lose_the_reply(route):
@@ -424,10 +429,12 @@ def test_unsaved_changes_are_kept_and_retried_in_order_and_saved_exactly_once(li
         )
         assert answer.value == "no" and answer.op_id == ops[-1].op_id
 
-    # Offline: the same truth, and the changes go by themselves once the phone is back online.
+    # Offline: kept on this phone, and the changes go by themselves once the phone is back online.
     page.context.set_offline(True)
     tap(page, "web-hours-found", "yes")
-    expect(status(page)).to_contain_text("Not saved yet")
+    expect(status(page)).to_have_text("Offline: 1 change kept on this phone")
+    expect(page.locator("#sync .sync-text")).to_have_text("Offline: changes are kept on this phone")
+    expect(page.locator("#sync [data-sync-detail]")).to_have_text(re.compile(r"^1 change waiting to sync, oldest"))
     page.context.set_offline(False)
     saved(page)
     assert api_state(page, live, audit_id)["answers"]["web-hours-found"]["value"] == "yes"
