@@ -155,7 +155,7 @@ class Data:
 
         from shopper.actions.models import Action, ActionEvent
         from shopper.audits.models import Answer, Audit, Finding, TouchpointVisit
-        from shopper.audits.service import stored_result
+        from shopper.audits.service import finding_columns, stored_result
         from shopper.checklists.scoring import AnswerData, score
         from shopper.extensions import db
 
@@ -227,20 +227,7 @@ class Data:
             for position, finding in enumerate(result.findings):
                 rows["finding"].append(
                     dict(
-                        id=self.next_finding,
-                        audit_id=audit_id,
-                        org_id=org["id"],
-                        position=position,
-                        touchpoint_key=finding.touchpoint_key,
-                        touchpoint_title=finding.touchpoint_title,
-                        promise=finding.promise,
-                        item_key=finding.item_key,
-                        prompt=finding.prompt,
-                        value=finding.value,
-                        reason=finding.reason,
-                        critical=finding.critical,
-                        manual=False,
-                        note="",
+                        id=self.next_finding, audit_id=audit_id, org_id=org["id"], **finding_columns(finding, position)
                     )
                 )
                 self.next_finding += 1

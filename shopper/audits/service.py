@@ -30,6 +30,7 @@ from shopper.audits.models import (
 from shopper.checklists.models import Checklist
 from shopper.checklists.schema import AnswerError, check_answer, item_index
 from shopper.checklists.scoring import AnswerData, ScoreResult, missing_for_submit, score
+from shopper.checklists.scoring import Finding as ScoredFinding
 from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.media.ingest import IngestedImage, ingest_image
@@ -517,6 +518,23 @@ def stored_result(result: ScoreResult) -> dict[str, Any]:
     }
 
 
+def finding_columns(finding: ScoredFinding, position: int) -> dict[str, Any]:
+    """A scored finding as the columns of its Finding row."""
+    return {
+        "position": position,
+        "touchpoint_key": finding.touchpoint_key,
+        "touchpoint_title": finding.touchpoint_title,
+        "promise": finding.promise,
+        "item_key": finding.item_key,
+        "prompt": finding.prompt,
+        "value": finding.value,
+        "reason": finding.reason,
+        "critical": finding.critical,
+        "manual": finding.manual,
+        "note": finding.note,
+    }
+
+
 def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
     """Freeze the audit: score it, store its findings. Refused (422, with what is missing) while incomplete."""
     gaps = missing(audit)
@@ -534,23 +552,7 @@ def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
         result = score(audit.definition, answer_data(audit), photo_counts(audit))
         db.session.execute(delete(Finding).where(Finding.audit_id == audit.id))
         for position, finding in enumerate(result.findings):
-            db.session.add(
-                Finding(
-                    audit_id=audit.id,
-                    org_id=audit.org_id,
-                    position=position,
-                    touchpoint_key=finding.touchpoint_key,
-                    touchpoint_title=finding.touchpoint_title,
-                    promise=finding.promise,
-                    item_key=finding.item_key,
-                    prompt=finding.prompt,
-                    value=finding.value,
-                    reason=finding.reason,
-                    critical=finding.critical,
-                    manual=finding.manual,
-                    note=finding.note,
-                )
-            )
+            db.session.add(Finding(audit_id=audit.id, org_id=audit.org_id, **finding_columns(finding, position)))
         audit.status = AuditStatus.SUBMITTED
         audit.submitted_at = now
         audit.score = result.overall
