@@ -51,3 +51,7 @@ REPORT_PAGE_SIZE = "A4"
 REPORT_RENDER_TIMEOUT = 25
 REPORT_RENDER_MEMORY_MB = 1024
 REPORT_SHARE_DAYS = 30
+
+# Offline app: any new text here makes every phone fetch a fresh copy of the app shell (the version is otherwise a
+# hash of the shell files and templates).
+SHELL_VERSION_SALT = ""

@@ -12,7 +12,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-SHELL_FOLDERS = ("css", "js", "icons", "fonts")
+SHELL_FOLDERS = ("css", "js", "icons")  # not fonts: only the report uses them, and phones need not carry 375 KB
 
 
 @cache

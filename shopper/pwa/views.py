@@ -17,7 +17,6 @@ def version() -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SHELL_VERSION_SALT", "")
 
     @app.url_defaults
     def _versioned_static(endpoint, values):
