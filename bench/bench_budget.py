@@ -29,26 +29,6 @@ from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Mobile Safari/537.36"
-    ),
-    "service_workers": "allow",
-}
 PASSWORD = "a long benchmark password"
 BUDGET_KB = 100
 TEXT_TYPES = {"Document": "HTML", "Stylesheet": "CSS", "Script": "JS"}
@@ -146,6 +126,8 @@ def kb(n: float) -> float:
 
 
 def main() -> None:
+    from tests.browser.phone import CHROMIUM
+
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"Debian's Chromium is needed at {CHROMIUM} (apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="shopper-budget-") as folder:
@@ -154,6 +136,10 @@ def main() -> None:
 
 def measure(instance: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.phone import CHROMIUM, CHROMIUM_ARGS, PHONE
+
+    phone = {**PHONE, "service_workers": "allow"}
 
     app, walk = seed(instance)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -164,7 +150,7 @@ def measure(instance: Path) -> None:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        signing = browser.new_context(**PHONE)
+        signing = browser.new_context(**phone)
         page = signing.new_page()
         page.goto(f"{origin}/login")
         page.fill("input[name=email]", "bench@example.com")
@@ -175,7 +161,7 @@ def measure(instance: Path) -> None:
         signing.close()
 
         # 1. First load: an empty cache, no service worker yet.
-        context = browser.new_context(**PHONE)
+        context = browser.new_context(**phone)
         context.add_cookies(cookies)
         page = context.new_page()
         first = Recorder(context.new_cdp_session(page))

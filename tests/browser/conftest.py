@@ -28,30 +28,10 @@ from shopper.checklists.service import copy_from_library
 from shopper.extensions import db
 from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
 from shopper.timeutil import utcnow
+from tests.browser.phone import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.conftest import TEST_DATABASE_URL, make_app
 from tests.factories import PASSWORD, PASSWORD_HASH
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Mobile Safari/537.36"
-    ),
-    "locale": "en-GB",
-    "service_workers": "block",  # the walk's own behaviour, without the offline shell's worker in between
-}
 SCHEMA = "shopper_browser_test"
 
 
