@@ -3,7 +3,8 @@
 from shopper.accounts.models import LoginAttempt, User
 from shopper.actions.models import Action, ActionEvent
 from shopper.audits.models import Answer, Audit, AuditEvent, Finding, Photo, SyncOp, TouchpointVisit
-from shopper.checklists.models import Checklist, ChecklistVersion
+from shopper.checklists.models import Checklist, ChecklistShare, ChecklistVersion
+from shopper.clients.models import ClientInvite
 from shopper.dashboard.models import ix_audit_org_submitted, ix_finding_audit_touchpoint
 from shopper.orgs.models import ClientLink, Invite, Membership, Organization, Site
 from shopper.reports.models import ReportPdf, ShareLink
@@ -19,7 +20,9 @@ __all__ = [
     "SyncOp",
     "TouchpointVisit",
     "Checklist",
+    "ChecklistShare",
     "ChecklistVersion",
+    "ClientInvite",
     "ClientLink",
     "Invite",
     "LoginAttempt",

@@ -105,9 +105,7 @@ EDITS = [
     lambda d: editor.move_touchpoint(d, "desk", "up"),
     lambda d: editor.remove_touchpoint(d, "desk"),
     lambda d: editor.add_item(d, "desk", {"type": "check", "prompt": "Was the desk tidy?"}),
-    lambda d: editor.update_item(
-        d, "answered", {"key": "picked-up", "type": "check", "prompt": "Picked up?"}
-    ),
+    lambda d: editor.update_item(d, "answered", {"key": "picked-up", "type": "check", "prompt": "Picked up?"}),
     lambda d: editor.move_item(d, "greeting", "up"),
     lambda d: editor.remove_item(d, "remarks"),
     lambda d: editor.update_settings(d, title="Renamed", description="", critical_cap=30),
@@ -185,9 +183,7 @@ def test_move_touchpoint(definition):
 def test_moving_a_touchpoint_keeps_conditions_after_their_answers():
     definition = copy.deepcopy(ALL_TYPES)
     definition["touchpoints"][1]["items"][1]["show_if"] = {"item": "answered", "equals": "yes"}
-    with pytest.raises(
-        editor.EditRefused, match='"Anything else\\?" only shows after "Did a person answer\\?"'
-    ):
+    with pytest.raises(editor.EditRefused, match='"Anything else\\?" only shows after "Did a person answer\\?"'):
         editor.move_touchpoint(definition, "desk", "up")
 
 
@@ -240,9 +236,7 @@ def test_renaming_an_item_key_updates_the_conditions_on_it(definition):
 
 
 def test_a_blank_key_keeps_the_item_key(definition):
-    edit = editor.update_item(
-        definition, "wait", {"key": "", "type": "timer", "prompt": "Wait", "target_max_s": 30}
-    )
+    edit = editor.update_item(definition, "wait", {"key": "", "type": "timer", "prompt": "Wait", "target_max_s": 30})
     assert edit.definition["touchpoints"][0]["items"][1] == {
         "key": "wait",
         "type": "timer",
@@ -285,9 +279,7 @@ def test_problems_for_keeps_the_edited_element_and_the_conditions_on_it(definiti
     problems = editor.problems_for(retyped.definition, retyped.path)
     assert [p.path for p in problems] == ["touchpoints[0].items[3].show_if.equals"]
     assert "is not a possible answer of" in problems[0].message
-    bad = editor.update_item(
-        definition, "wait", {"key": "wait", "type": "rating", "prompt": "Wait", "scale": 12}
-    )
+    bad = editor.update_item(definition, "wait", {"key": "wait", "type": "rating", "prompt": "Wait", "scale": 12})
     assert editor.problems_for(bad.definition, bad.path) == [
         Problem("touchpoints[0].items[1].scale", "must be a whole number from 3 to 10, not 12")
     ]
@@ -296,10 +288,7 @@ def test_problems_for_keeps_the_edited_element_and_the_conditions_on_it(definiti
 
 
 def test_where_names_the_element():
-    assert (
-        editor.where(ALL_TYPES, "touchpoints[0].items[1].target_max_s")
-        == 'the item "Time until a person answered"'
-    )
+    assert editor.where(ALL_TYPES, "touchpoints[0].items[1].target_max_s") == 'the item "Time until a person answered"'
     assert editor.where(ALL_TYPES, "touchpoints[1].title") == 'the touchpoint "Arrive at the front desk"'
     assert editor.where(ALL_TYPES, "title") == "the checklist"
 
@@ -769,9 +758,7 @@ def test_the_edit_page_buttons_carry_the_csrf_token(csrf_client, login, make, te
 
 def test_new_touchpoint_with_a_blank_key_gets_one_and_then_items(client, login, make, team):
     login(team["manager"])
-    response = client.post(
-        url(team, "touchpoints/new"), data={"title": "Read the website", "channel": "website"}
-    )
+    response = client.post(url(team, "touchpoints/new"), data={"title": "Read the website", "channel": "website"})
     assert response.headers["Location"].endswith("/edit#tp-read-the-website")
     assert client.get(url(team, "edit")).status_code == 200
     assert client.post(url(team, "touchpoints/read-the-website/items/new"), data=ITEM_FORM).status_code == 302

@@ -61,6 +61,8 @@ def test_upgrade_matches_the_models_then_down_and_up_again(tmp_path, database_ur
             "report_pdf",
             "action",
             "action_event",
+            "client_invite",
+            "checklist_share",
         } <= tables
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}

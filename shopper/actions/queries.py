@@ -8,10 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from shopper.accounts.models import User
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
 from shopper.audits.models import Audit
-from shopper.orgs.models import Membership
 
 PAGE_SIZE = 50
 ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
@@ -123,14 +121,4 @@ def history(action_id: int) -> Select:
         .where(ActionEvent.action_id == action_id)
         .options(selectinload(ActionEvent.user))
         .order_by(ActionEvent.at, ActionEvent.id)
-    )
-
-
-def members(org_id: int) -> Select:
-    """(user id, name) of every member, by name, in one query (for the "who is responsible" choices)."""
-    return (
-        select(User.id, User.name)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == org_id)
-        .order_by(User.name, User.id)
     )

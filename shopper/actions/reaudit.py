@@ -13,12 +13,13 @@ from shopper.actions.service import ActionError
 from shopper.audits.models import Answer, Audit, AuditStatus, Finding, TouchpointVisit
 from shopper.audits.service import AuditError, start_audit
 from shopper.extensions import db
-from shopper.orgs.models import Membership, Role
+from shopper.orgs.access import Access
+from shopper.orgs.models import Role
 
 
-def start_reaudit(audit: Audit, actor: Membership, auditor_id: int, now: datetime) -> Audit:
+def start_reaudit(audit: Audit, actor: Access, auditor_id: int, now: datetime) -> Audit:
     """A new walk of a submitted audit's journey: same checklist (its latest published version), same site and
-    scenario. Owners and managers may hand it to any member; an auditor may walk their own audit again."""
+    scenario. Owners and managers may hand it to anyone who works there; an auditor may walk their own audit again."""
     if audit.org_id != actor.org_id:
         raise ActionError("That audit is not part of this organization.", 404)
     if not audit.is_submitted:

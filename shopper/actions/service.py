@@ -21,7 +21,7 @@ from shopper.audits.models import Audit, Finding
 from shopper.extensions import db
 from shopper.media.ingest import ingest_image
 from shopper.media.storage import Storage
-from shopper.orgs.models import Membership
+from shopper.orgs.access import Access, people
 
 MAX_TITLE = 200
 MAX_TEXT = 5000
@@ -86,11 +86,7 @@ def _member_names(org_id: int, user_ids: Iterable[int | None]) -> dict[int, str]
     wanted = {user_id for user_id in user_ids if user_id is not None}
     if not wanted:
         return {}
-    rows = db.session.execute(
-        select(User.id, User.name)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == org_id, User.id.in_(wanted))
-    )
+    rows = db.session.execute(people(org_id).where(User.id.in_(wanted)))
     return {row.id: row.name for row in rows}
 
 
@@ -128,7 +124,7 @@ def _assignment(org_id: int, data: ActionInput, today: date, previous_due: date 
     return _Assignment(data.assignee_id, names.get(data.assignee_id), due_on, priority)
 
 
-def _check(actor: Membership, change: Change, action: Action | None = None, status: str | None = None) -> None:
+def _check(actor: Access, change: Change, action: Action | None = None, status: str | None = None) -> None:
     is_assignee = action is not None and action.assignee_id == actor.user_id
     if not may_change(actor.role_enum, is_assignee, change, status):
         if change == Change.STATUS and is_assignee:
@@ -143,7 +139,7 @@ def _event(action: Action, user_id: int | None, kind: str, summary: str, now: da
 # Creating ---------------------------------------------------------------------------------------------------------
 
 
-def _check_audit(audit: Audit, actor: Membership) -> None:
+def _check_audit(audit: Audit, actor: Access) -> None:
     if audit.org_id != actor.org_id:
         raise ActionError("That audit is not part of this organization.", 404)
     if not audit.is_submitted:
@@ -151,7 +147,7 @@ def _check_audit(audit: Audit, actor: Membership) -> None:
 
 
 def _new_action(
-    audit: Audit, finding: Finding, text: tuple[str, str], who: _Assignment, actor: Membership, now: datetime
+    audit: Audit, finding: Finding, text: tuple[str, str], who: _Assignment, actor: Access, now: datetime
 ) -> Action:
     title, detail = text
     action = Action(
@@ -182,7 +178,7 @@ def _new_action(
     return action
 
 
-def create_action(audit: Audit, finding: Finding, actor: Membership, data: ActionInput, now: datetime) -> Action:
+def create_action(audit: Audit, finding: Finding, actor: Access, data: ActionInput, now: datetime) -> Action:
     """One action for one finding of a submitted audit. A finding has at most one action (409 otherwise)."""
     _check(actor, Change.CREATE)
     _check_audit(audit, actor)
@@ -197,7 +193,7 @@ def create_action(audit: Audit, finding: Finding, actor: Membership, data: Actio
     return action
 
 
-def create_all(audit: Audit, actor: Membership, data: ActionInput, now: datetime) -> list[Action]:
+def create_all(audit: Audit, actor: Access, data: ActionInput, now: datetime) -> list[Action]:
     """An action for every finding that has none yet, titled from the finding; the assignee, due date and priority
     of `data` apply to all of them (its title and detail are not used)."""
     _check(actor, Change.CREATE)
@@ -216,7 +212,7 @@ def create_all(audit: Audit, actor: Membership, data: ActionInput, now: datetime
 # Changing ---------------------------------------------------------------------------------------------------------
 
 
-def edit_action(action: Action, actor: Membership, data: ActionInput, now: datetime) -> bool:
+def edit_action(action: Action, actor: Access, data: ActionInput, now: datetime) -> bool:
     """Change title, detail, assignee, due date and priority. Returns whether the assignee changed to someone."""
     _check(actor, Change.EDIT, action)
     title, detail = _text(data)
@@ -250,7 +246,7 @@ def proof_key(action: Action, photo_id: str, rendition: str) -> str:
 
 def change_status(
     action: Action,
-    actor: Membership,
+    actor: Access,
     status: str,
     note: str,
     now: datetime,

@@ -23,7 +23,15 @@ from shopper.audits.models import Audit, Finding
 from shopper.extensions import db
 from shopper.media.ingest import ImageRejected
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import current_membership, current_org, current_role, get_or_404, org_blueprint, scoped
+from shopper.orgs.access import (
+    current_access,
+    current_org,
+    current_role,
+    get_or_404,
+    org_blueprint,
+    people,
+    scoped,
+)
 from shopper.orgs.models import Role, Site
 from shopper.timeutil import utcnow
 
@@ -36,7 +44,7 @@ def _may_manage() -> bool:
 
 def _member_choices(blank: str | None = "Nobody yet") -> list[SelectChoice]:
     choices = [SelectChoice("", blank)] if blank else []
-    return choices + [SelectChoice(row.id, row.name) for row in db.session.execute(queries.members(current_org().id))]
+    return choices + [SelectChoice(row.id, row.name) for row in db.session.execute(people(current_org().id))]
 
 
 def _input(form: AssignFields, title: str = "", detail: str = "") -> service.ActionInput:
@@ -63,7 +71,7 @@ def _tell_assignee(actions: list[Action]) -> None:
 
 @bp.get("/")
 def index():
-    members = db.session.execute(queries.members(current_org().id)).all()
+    members = db.session.execute(people(current_org().id)).all()
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
     filters, problems = queries.parse_filters(
         request.args, assignees={m.id for m in members}, sites={s.id for s in sites}
@@ -143,7 +151,7 @@ def edit(action_id: int):
         return render_template("actions/edit.html", action=action, form=form), 400
     try:
         reassigned = service.edit_action(
-            action, current_membership(), _input(form, form.title.data, form.detail.data), utcnow()
+            action, current_access(), _input(form, form.title.data, form.detail.data), utcnow()
         )
     except service.ActionError as e:
         db.session.rollback()
@@ -166,7 +174,7 @@ def status(action_id: int):
     try:
         service.change_status(
             action,
-            current_membership(),
+            current_access(),
             form.status.data or "",
             form.note.data or "",
             utcnow(),
@@ -258,7 +266,7 @@ def create(audit_id: int, finding_id: int):
         return _plan_page(audit, {finding.id: form}, code=400)
     try:
         action = service.create_action(
-            audit, finding, current_membership(), _input(form, form.title.data, form.detail.data), utcnow()
+            audit, finding, current_access(), _input(form, form.title.data, form.detail.data), utcnow()
         )
     except service.ActionError as e:
         db.session.rollback()
@@ -278,7 +286,7 @@ def create_all(audit_id: int):
     if not form.validate_on_submit():
         return _plan_page(audit, bulk=form, code=400)
     try:
-        created = service.create_all(audit, current_membership(), _input(form), utcnow())
+        created = service.create_all(audit, current_access(), _input(form), utcnow())
     except service.ActionError as e:
         db.session.rollback()
         flash(str(e), "error")
@@ -300,7 +308,7 @@ def again(audit_id: int):
         abort(400)
     auditor_id = form.auditor_id.data if form.auditor_id.data is not None else current_user.id
     try:
-        new = reaudit.start_reaudit(audit, current_membership(), auditor_id, utcnow())
+        new = reaudit.start_reaudit(audit, current_access(), auditor_id, utcnow())
     except service.ActionError as e:
         db.session.rollback()
         flash(str(e), "error")

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shopper.accounts.models import User
 from shopper.audits.models import (
     Answer,
     Audit,
@@ -31,11 +32,13 @@ from shopper.checklists.models import Checklist
 from shopper.checklists.schema import AnswerError, check_answer, item_index
 from shopper.checklists.scoring import AnswerData, ScoreResult, missing_for_submit, score
 from shopper.checklists.scoring import Finding as ScoredFinding
+from shopper.checklists.sharing import may_run
 from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.media.ingest import IngestedImage, ingest_image
 from shopper.media.storage import Storage
-from shopper.orgs.models import Membership, Site
+from shopper.orgs.access import people
+from shopper.orgs.models import Site
 
 MAX_NOTE = 5000
 MAX_CAPTION = 300
@@ -100,7 +103,7 @@ def start_audit(
     now: datetime,
 ) -> Audit:
     """A new audit pinned to the checklist's current version. Prepared for someone else, it waits as 'assigned'."""
-    if checklist.org_id != org_id or site.org_id != org_id:
+    if site.org_id != org_id or not may_run(checklist, org_id):
         raise AuditError("That checklist or site is not part of this organization.", 404)
     if checklist.current_version_id is None:
         raise AuditError("This checklist has no published version yet: publish it first.", 409)
@@ -108,11 +111,8 @@ def start_audit(
         raise AuditError("This checklist is archived.", 409)
     if site.archived_at is not None:
         raise AuditError("This site is archived.", 409)
-    is_member = db.session.scalar(
-        select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == auditor_id)
-    )
-    if not is_member:
-        raise AuditError("The auditor must be a member of this organization.", 422)
+    if db.session.execute(people(org_id).where(User.id == auditor_id)).first() is None:
+        raise AuditError("The auditor must be a member of this organization or one of its consultants.", 422)
     if len(scenario) > MAX_SCENARIO:
         raise AuditError(f"Keep the scenario under {MAX_SCENARIO} characters.", 422)
     for_self = auditor_id == created_by_id

@@ -21,9 +21,8 @@ from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import current_org, org_blueprint, require_role, scoped
+from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
 from shopper.orgs.models import Role, Site
-from shopper.orgs.service import members_of
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("audits", __name__, "/audits")
@@ -47,12 +46,12 @@ def index():
         return render_template("audits/mine.html", audits=audits_of(current_org().id, current_user.id))
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
     checklists = db.session.scalars(scoped(Checklist).order_by(Checklist.title)).all()
-    members = members_of(current_org())
+    members = db.session.execute(people(current_org().id)).all()
     filters, problems = parse_filters(
         request.args,
         sites={s.id for s in sites},
         checklists={c.id for c in checklists},
-        auditors={m.user_id for m in members},
+        auditors={m.id for m in members},
     )
     for problem in problems:
         flash(problem, "error")
@@ -70,7 +69,7 @@ def new():
     form.site_id.choices = [SelectChoice(s.id, s.name) for s in sites]
     prepares = may_see_all_audits()
     if prepares:
-        form.auditor_id.choices = [SelectChoice(m.user_id, m.user.name) for m in members_of(current_org())]
+        form.auditor_id.choices = [SelectChoice(p.id, p.name) for p in db.session.execute(people(current_org().id))]
     else:
         form.auditor_id.choices = [SelectChoice(current_user.id, current_user.name)]
     if request.method == "GET":

@@ -123,9 +123,7 @@ class EditorForm(FlaskForm):
 
 class SettingsForm(EditorForm):
     title = _text_field("Title")
-    description = _text_field(
-        "What is this journey for?", "Shown to the auditors before they start.", area=True
-    )
+    description = _text_field("What is this journey for?", "Shown to the auditors before they start.", area=True)
     critical_cap = NumberField(
         "Highest score when a critical item fails",
         description=f"From 0 to 100. Leave it empty for {DEFAULT_CRITICAL_CAP}.",
@@ -205,12 +203,8 @@ class ItemForm(EditorForm):
     weight = NumberField("Weight", description="Points from 0 to 10; empty for 1. 0 counts for nothing.")
     required = BooleanField("Required: the audit cannot be sent without an answer")
     critical = BooleanField("Critical: failing it caps the whole score")
-    evidence_prompt = _text_field(
-        "Ask for proof (optional)", "A follow-up question, for example: What did they say?"
-    )
-    evidence_require = SelectField(
-        "Proof needed", choices=_choices(EVIDENCE_REQUIRE, EVIDENCE_LABELS), default="none"
-    )
+    evidence_prompt = _text_field("Ask for proof (optional)", "A follow-up question, for example: What did they say?")
+    evidence_require = SelectField("Proof needed", choices=_choices(EVIDENCE_REQUIRE, EVIDENCE_LABELS), default="none")
     flag_if = BooleanField("A broken promise here is a finding", default=True)
     show_if_item = SelectField("Show it depending on the answer to", choices=[], default="")
     show_if_answers = _text_field(
@@ -259,10 +253,7 @@ class ItemForm(EditorForm):
     def initial(item: dict[str, Any]) -> dict[str, Any]:
         data = {name: item.get(name) for name in ("key", "type", "prompt", "help", "weight")}
         data.update(
-            {
-                name: item.get(name)
-                for name in ("scale", "target_min", "target_max", "target_max_s", "max_length")
-            }
+            {name: item.get(name) for name in ("scale", "target_min", "target_max", "target_max_s", "max_length")}
         )
         data.update(
             expect=item.get("expect", "yes"),
@@ -310,9 +301,7 @@ class ItemForm(EditorForm):
         if not self.flag_if.data:
             item["flag_if"] = "never"
         if self.show_if_item.data:
-            item["show_if"] = editor.parse_condition(
-                definition, self.show_if_item.data, self.show_if_answers.data
-            )
+            item["show_if"] = editor.parse_condition(definition, self.show_if_item.data, self.show_if_answers.data)
         return item
 
     def _type_value(self, name: str) -> Any:

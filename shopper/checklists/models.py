@@ -1,19 +1,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.extensions import db
 from shopper.timeutil import UTCDateTime, utcnow
 
 
+class SharedWith(StrEnum):
+    """Which of a consultancy's clients may run its checklist (read-only, always the current version)."""
+
+    NONE = "none"
+    ALL = "all"
+    CHOSEN = "chosen"
+
+
 class Checklist(db.Model):
     """A customer journey an organization audits. Its `draft` is edited; publishing freezes it as a version."""
 
     __tablename__ = "checklist"
+    __table_args__ = (CheckConstraint("shared_with IN ('none', 'all', 'chosen')", name="shared_with_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
@@ -30,6 +40,8 @@ class Checklist(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: a consultancy's checklist reaches no client, all of them, or those with a ChecklistShare row
+    shared_with: Mapped[str] = mapped_column(String(10), default=SharedWith.NONE, server_default=SharedWith.NONE.value)
 
     versions: Mapped[list[ChecklistVersion]] = relationship(
         back_populates="checklist",
@@ -61,3 +73,14 @@ class ChecklistVersion(db.Model):
 
     checklist: Mapped[Checklist] = relationship(back_populates="versions", foreign_keys=[checklist_id])
 
+
+class ChecklistShare(db.Model):
+    """A consultancy's checklist published to one chosen client."""
+
+    __tablename__ = "checklist_share"
+    __table_args__ = (UniqueConstraint("checklist_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,22 +1,48 @@
 """The one way into an organization's data.
 
 Every organization page lives under /o/<org_slug>/. A blueprint made by `org_blueprint` resolves the organization
-and the signed-in user's membership once per request, and answers 404, never 403, to anyone who is not a member:
+and the signed-in user's access to it once per request, and answers 404, never 403, to anyone without access:
 another organization's pages and rows do not exist for them. Views then load rows only through `scoped()` and
 `get_or_404()`, which add the organization filter, so a guessed id from elsewhere is a 404 too.
+
+Access comes from a membership, or through a consultancy: a member of a consultancy with an active client link
+acts inside that client with the link's role (never more than their role in the consultancy). Revoking the link
+ends that access on the next request.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, union
+from sqlalchemy.orm import aliased
 
+from shopper.accounts.models import User
 from shopper.errors import wants_json
 from shopper.extensions import db
-from shopper.orgs.models import Membership, Organization, Role
+from shopper.orgs.models import ClientLink, Membership, Organization, Role
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the signed-in person may do in one organization, and through whom."""
+
+    org: Organization
+    user_id: int
+    role_enum: Role
+    #: the consultancy this access comes through; None for the organization's own members
+    consultancy: Organization | None = None
+
+    @property
+    def org_id(self) -> int:
+        return self.org.id
+
+    @property
+    def is_consultant(self) -> bool:
+        return self.consultancy is not None
 
 
 def org_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
@@ -44,32 +70,62 @@ def _load_membership():
         if wants_json():  # the phone's sync keeps its queue and asks the person to sign in again
             abort(401)
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
-    membership = membership_for(current_user.id, g.org_slug)
-    if membership is None:
+    access = access_for(current_user.id, g.org_slug)
+    if access is None:
         abort(404)
-    g.org = membership.org
-    g.membership = membership
+    g.org = access.org
+    g.access = access
     return None
 
 
-def membership_for(user_id: int, org_slug: str | None) -> Membership | None:
+def access_for(user_id: int, org_slug: str | None) -> Access | None:
+    """The user's access to the organization called `org_slug`: their own membership first, else the best role an
+    active client link of one of their consultancies grants. None means: this organization does not exist for them."""
     if not org_slug:
         return None
-    return db.session.scalar(
+    membership = db.session.scalar(
         select(Membership).join(Membership.org).where(Organization.slug == org_slug, Membership.user_id == user_id)
     )
+    if membership is not None:
+        return Access(membership.org, user_id, membership.role_enum)
+    client = aliased(Organization)
+    rows = db.session.execute(
+        select(ClientLink, Membership.role)
+        .join(client, client.id == ClientLink.client_id)
+        .join(Membership, Membership.org_id == ClientLink.consultancy_id)
+        .where(client.slug == org_slug, Membership.user_id == user_id, ClientLink.revoked_at.is_(None))
+    ).all()
+    best: Access | None = None
+    for link, consultancy_role in rows:
+        role = min(link.role_enum.role, Role(consultancy_role), key=lambda r: r.rank)
+        if best is None or role.rank > best.role_enum.rank:
+            best = Access(link.client, user_id, role, link.consultancy)
+    return best
+
+
+def people(org_id: int) -> Select:
+    """(id, name) of everyone who may work in the organization: its members and the people of every consultancy
+    with an active link to it. The choices for "who walks it" and "who is responsible"."""
+    members = select(Membership.user_id.label("user_id")).where(Membership.org_id == org_id)
+    consultants = (
+        select(Membership.user_id.label("user_id"))
+        .join(ClientLink, ClientLink.consultancy_id == Membership.org_id)
+        .where(ClientLink.client_id == org_id, ClientLink.revoked_at.is_(None))
+    )
+    ids = union(members, consultants).subquery()
+    return select(User.id, User.name).join(ids, ids.c.user_id == User.id).order_by(User.name, User.id)
 
 
 def current_org() -> Organization:
     return g.org
 
 
-def current_membership() -> Membership:
-    return g.membership
+def current_access() -> Access:
+    return g.access
 
 
 def current_role() -> Role:
-    return g.membership.role_enum
+    return g.access.role_enum
 
 
 def require_role(role: Role):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.accounts.models import User
@@ -35,6 +35,21 @@ class Role(StrEnum):
         return self.value.capitalize()
 
 
+class LinkRole(StrEnum):
+    """What a consultancy's people may do inside a client: the client-side role the link grants at most."""
+
+    CONSULTANT_AUDITOR = "consultant_auditor"
+    CONSULTANT_MANAGER = "consultant_manager"
+
+    @property
+    def role(self) -> Role:
+        return Role.MANAGER if self is LinkRole.CONSULTANT_MANAGER else Role.AUDITOR
+
+    @property
+    def label(self) -> str:
+        return "Consultant-manager" if self is LinkRole.CONSULTANT_MANAGER else "Consultant-auditor"
+
+
 def _in(column: str, enum: type[StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(member.value) for member in enum)})"
 
@@ -57,6 +72,8 @@ class Organization(db.Model):
     contact_line: Mapped[str | None] = mapped_column(String(200))
     #: the logo's id in media storage (its renditions are <org>/brand/logo-<id>-<rendition>.jpg)
     logo_media_id: Mapped[str | None] = mapped_column(String(36))
+    #: a consultancy's reports leave out Shopper's name
+    white_label: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="org", cascade="all, delete-orphan")
     sites: Mapped[list[Site]] = relationship(back_populates="org", order_by="Site.name")
@@ -137,15 +154,36 @@ class Invite(db.Model):
 
 
 class ClientLink(db.Model):
-    """A consultancy serves a client business."""
+    """A consultancy serves a client business. Its people act inside the client with the link's role; once the
+    link is revoked they see nothing of the client, while what they made there (audits, reports) stays with it."""
 
     __tablename__ = "client_link"
     __table_args__ = (
         UniqueConstraint("consultancy_id", "client_id"),
         CheckConstraint("consultancy_id <> client_id", name="not_self"),
+        CheckConstraint(_in("role", LinkRole), name="role_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consultancy_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(
+        String(30), default=LinkRole.CONSULTANT_MANAGER, server_default=LinkRole.CONSULTANT_MANAGER.value
+    )
+    #: True when the consultancy created the business (it may then invite the client's first owner)
+    created_client: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    consultancy: Mapped[Organization] = relationship(foreign_keys=[consultancy_id])
+    client: Mapped[Organization] = relationship(foreign_keys=[client_id])
+
+    @property
+    def role_enum(self) -> LinkRole:
+        return LinkRole(self.role)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

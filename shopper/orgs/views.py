@@ -14,7 +14,7 @@ from shopper.extensions import db
 from shopper.mail import mail_enabled, send_mail
 from shopper.orgs import service
 from shopper.orgs.access import (
-    current_membership,
+    current_access,
     current_org,
     get_or_404,
     org_blueprint,
@@ -96,7 +96,7 @@ def home():
 
 def _team_page(status: int = 200, invite_link: str | None = None, invite_form: InviteForm | None = None):
     org = current_org()
-    can_manage = current_membership().role_enum.at_least(Role.MANAGER)
+    can_manage = current_access().role_enum.at_least(Role.MANAGER)
     return (
         render_template(
             "orgs/members.html",
@@ -129,7 +129,7 @@ def change_role(member_id: int):
         flash("Choose one of the listed roles.", "error")
         return _team_page(400)
     try:
-        service.change_role(current_membership(), member, form.role.data)
+        service.change_role(current_access(), member, form.role.data)
     except service.OrgError as e:
         db.session.rollback()
         flash(str(e), "error")
@@ -146,7 +146,7 @@ def remove_member(member_id: int):
         return _team_page(400)
     name = member.user.name
     try:
-        service.remove_member(current_membership(), member)
+        service.remove_member(current_access(), member)
     except service.OrgError as e:
         db.session.rollback()
         flash(str(e), "error")
@@ -163,7 +163,7 @@ def create_invite():
         return _team_page(400, invite_form=form)
     try:
         new = service.create_invite(
-            current_membership(),
+            current_access(),
             role=form.role.data,
             email=form.email.data or None,
             now=utcnow(),
@@ -196,7 +196,7 @@ def revoke_invite(invite_id: int):
     if not ConfirmForm().validate_on_submit():
         return _team_page(400)
     try:
-        service.revoke_invite(current_membership(), invite, utcnow())
+        service.revoke_invite(current_access(), invite, utcnow())
     except service.OrgError as e:
         flash(str(e), "error")
         return _team_page(e.status)
