@@ -12,7 +12,8 @@ from shopper.accounts.models import User
 from shopper.accounts.passwords import hash_password
 from shopper.checklists import service as checklists
 from shopper.extensions import db
-from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
+from shopper.orgs.access import access_for
+from shopper.orgs.models import ClientLink, LinkRole, Membership, Organization, OrgKind, Role, Site
 from shopper.orgs.service import NewInvite, create_invite
 from shopper.timeutil import utcnow
 
@@ -125,7 +126,7 @@ class Factories:
             return checklist
 
     def audit(self, org: Organization, auditor: User, checklist=None, site: Site | None = None, scenario: str = ""):
-        """An audit in progress by `auditor` (who must be a member), on SMALL_CHECKLIST unless given."""
+        """An audit in progress by `auditor` (a member or a linked consultant), on SMALL_CHECKLIST unless given."""
         from shopper.audits.service import start_audit
         from shopper.checklists.models import Checklist
 
@@ -142,6 +143,26 @@ class Factories:
                 due_on=None,
                 now=utcnow(),
             )
+
+    def consultancy(self, name: str | None = None) -> Organization:
+        return self.org(name or f"Consultancy {next(_counter)}", kind=OrgKind.CONSULTANCY)
+
+    def client_link(
+        self, consultancy: Organization, client: Organization, role: str = LinkRole.CONSULTANT_MANAGER
+    ) -> ClientLink:
+        """An active link: `consultancy` serves `client` with `role`."""
+        return self._save(ClientLink(consultancy_id=consultancy.id, client_id=client.id, role=role))
+
+    def share(self, checklist, shared_with: str = "all", clients=()):
+        """Publish a consultancy's checklist to all its clients, or (shared_with="chosen") to `clients`."""
+        from shopper.checklists.models import Checklist, ChecklistShare
+
+        with self.app.app_context():
+            row = db.session.get(Checklist, checklist.id)
+            row.shared_with = shared_with
+            db.session.add_all(ChecklistShare(checklist_id=row.id, client_id=client.id) for client in clients)
+            db.session.commit()
+            return db.session.get(Checklist, checklist.id)
 
     def get(self, model, row_id):
         with self.app.app_context():
@@ -199,7 +220,7 @@ class Factories:
         with self.app.app_context():
             audit = db.session.get(Audit, audit.id)
             finding = db.session.query(Finding).filter_by(audit_id=audit.id, item_key=item_key).one()
-            actor = db.session.query(Membership).filter_by(org_id=audit.org_id, user_id=by.id).one()
+            actor = access_for(by.id, db.session.get(Organization, audit.org_id).slug)
             data = ActionInput(
                 title=fields.pop("title", f"Fix {item_key}"),
                 assignee_id=assignee.id if assignee else None,
