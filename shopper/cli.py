@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
 def demo_command() -> None:
     """Create (or refresh) the demo business, its sites and people. Safe to run again."""
     result = load_demo()
-    click.echo(f"Demo organization: {result.org.name} (/o/{result.org.slug}/)")
+    click.echo(f"Demo organization: {result.org.name} (/o/{result.org.slug}/), and a consultancy serving it")
     for email, password in result.credentials:
         click.echo(f"  {email}  password: {password}")
 

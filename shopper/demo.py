@@ -1,6 +1,7 @@
 """Demo data for a first look: a business with two sites, an owner, an auditor, the walk-through checklist, an
 audit prepared for the auditor, and an audit the owner walked and submitted, with findings and photos, so the report
-has something to show. Idempotent: running it again adds nothing."""
+has something to show; and a consultancy serving it and two more clients (demo_clients.py). Idempotent: running it
+again adds nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from shopper.audits.models import Audit
 from shopper.audits.service import start_audit
 from shopper.checklists.models import Checklist
 from shopper.checklists.service import copy_from_library
+from shopper.demo_clients import load_demo_clients
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
@@ -69,7 +71,8 @@ def load_demo() -> DemoResult:
     _prepare_demo_audit(org)
     _brand_demo(org)
     _submitted_demo_audit(org)
-    return DemoResult(org, tuple((email, password) for email, _, _, password in DEMO_PEOPLE))
+    consultant = load_demo_clients(org)
+    return DemoResult(org, (*((email, password) for email, _, _, password in DEMO_PEOPLE), consultant))
 
 
 def _prepare_demo_audit(org: Organization) -> None:

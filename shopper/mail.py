@@ -26,3 +26,16 @@ def send_mail(to: str, subject: str, body: str) -> None:
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
         smtp.send_message(message)
+
+
+def try_send(to: str, subject: str, body: str) -> bool | None:
+    """Send when mail is configured: True once sent, False when the server failed (logged; the caller shows the
+    link instead), None when mail is off."""
+    if not mail_enabled():
+        return None
+    try:
+        send_mail(to, subject, body)
+    except (OSError, smtplib.SMTPException):
+        current_app.logger.exception("mail to %s failed", to)
+        return False
+    return True

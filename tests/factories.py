@@ -110,7 +110,7 @@ class Factories:
         lifetime: timedelta = timedelta(days=7),
     ) -> NewInvite:
         with self.app.app_context():
-            actor = db.session.query(Membership).filter_by(org_id=org.id, user_id=by.id).one()
+            actor = access_for(by.id, org.slug)
             return create_invite(actor, role=role, email=email, now=utcnow(), lifetime=lifetime)
 
     def checklist(

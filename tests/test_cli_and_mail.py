@@ -1,7 +1,11 @@
 import pytest
+from sqlalchemy import select
 
 from shopper.accounts.models import User
-from shopper.orgs.models import Invite, Membership, Organization, Role, Site
+from shopper.audits.models import Audit
+from shopper.checklists.models import Checklist
+from shopper.extensions import db
+from shopper.orgs.models import ClientLink, Invite, Membership, Organization, Role, Site
 from tests.conftest import make_app
 from tests.smtp_sink import SmtpSink
 
@@ -17,6 +21,22 @@ def test_demo_is_idempotent_and_prints_passwords(app, database, make):
     assert (make.count(User), make.count(Organization), make.count(Site), make.count(Membership)) == counts
     demo = make.find(Organization, slug="demo")
     assert make.count(Site, org_id=demo.id) == 2
+
+
+def test_demo_consultancy_serves_three_clients_with_an_audit_each_on_its_shared_checklist(app, database, make):
+    output = app.test_cli_runner().invoke(args=["demo"]).output
+    assert "consultant@demo.shopper.test" in output
+    consultancy = make.find(Organization, slug="demo-consulting")
+    assert consultancy.is_consultancy and consultancy.primary_color == "#3b2f7a"
+    links = make.count(ClientLink, consultancy_id=consultancy.id)
+    checklist = make.find(Checklist, org_id=consultancy.id)
+    assert links == 3 and checklist.shared_with == "all"
+    with app.app_context():
+        audits = db.session.scalars(select(Audit).where(Audit.checklist_id == checklist.id)).all()
+        assert len({a.org_id for a in audits}) == 3 and {a.status for a in audits} == {"submitted"}
+        assert len({a.score for a in audits}) == 3  # three different businesses to compare
+    app.test_cli_runner().invoke(args=["demo"])
+    assert make.count(Audit, checklist_id=checklist.id) == 3
 
 
 def test_demo_owner_can_sign_in_with_the_printed_password(app, client):

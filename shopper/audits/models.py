@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shopper.accounts.models import User
 from shopper.checklists.models import Checklist, ChecklistVersion
 from shopper.extensions import db
-from shopper.orgs.models import Site
+from shopper.orgs.models import Organization, Site
 from shopper.timeutil import UTCDateTime, utcnow
 
 
@@ -65,6 +65,7 @@ class Audit(db.Model):
     #: the touchpoint the auditor last had open, to resume there
     last_touchpoint_key: Mapped[str | None] = mapped_column(String(64))
 
+    org: Mapped[Organization] = relationship()
     site: Mapped[Site] = relationship()
     checklist: Mapped[Checklist] = relationship()
     version: Mapped[ChecklistVersion] = relationship()

@@ -91,7 +91,14 @@ def _run(name: str, build, params: dict[str, Any]):
 # Starting ------------------------------------------------------------------------------------------------------
 
 
-def start_audit(
+def start_audit(**audit: Any) -> Audit:
+    """A new audit pinned to the checklist's current version (see `new_audit`). Commits."""
+    started = new_audit(**audit)
+    db.session.commit()
+    return started
+
+
+def new_audit(
     *,
     org_id: int,
     checklist: Checklist,
@@ -102,7 +109,8 @@ def start_audit(
     due_on: date | None,
     now: datetime,
 ) -> Audit:
-    """A new audit pinned to the checklist's current version. Prepared for someone else, it waits as 'assigned'."""
+    """A new audit pinned to the checklist's current version, not yet committed. Prepared for someone else, it waits
+    as 'assigned'. Raises AuditError before adding anything."""
     if site.org_id != org_id or not may_run(checklist, org_id):
         raise AuditError("That checklist or site is not part of this organization.", 404)
     if checklist.current_version_id is None:
@@ -134,7 +142,6 @@ def start_audit(
     db.session.add(
         AuditEvent(audit_id=audit.id, kind="started" if for_self else "assigned", user_id=created_by_id, at=now)
     )
-    db.session.commit()
     return audit
 
 

@@ -19,6 +19,7 @@ from shopper.audits.progress import walk_progress
 from shopper.audits.queries import audits_of, filtered, parse_filters, with_list_columns
 from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
+from shopper.checklists.sharing import known_to, visible_to
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
@@ -29,8 +30,9 @@ bp = org_blueprint("audits", __name__, "/audits")
 
 
 def _runnable_checklists() -> list[Checklist]:
+    """The organization's published checklists and those its consultancies share with it."""
     return db.session.scalars(
-        scoped(Checklist)
+        visible_to(current_org().id)
         .where(Checklist.current_version_id.is_not(None), Checklist.archived_at.is_(None))
         .order_by(Checklist.title)
     ).all()
@@ -45,7 +47,7 @@ def index():
     if not may_see_all_audits():
         return render_template("audits/mine.html", audits=audits_of(current_org().id, current_user.id))
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
-    checklists = db.session.scalars(scoped(Checklist).order_by(Checklist.title)).all()
+    checklists = db.session.scalars(known_to(current_org().id).order_by(Checklist.title)).all()
     members = db.session.execute(people(current_org().id)).all()
     filters, problems = parse_filters(
         request.args,

@@ -7,8 +7,17 @@ import re
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput
 
 from shopper.checklists import editor
 from shopper.checklists.schema import (
@@ -19,6 +28,7 @@ from shopper.checklists.schema import (
     TYPE_FIELDS,
     Problem,
 )
+from shopper.checklists.sharing import chosen_client_ids
 from shopper.forms import strip
 
 CHANNEL_LABELS = {
@@ -314,3 +324,25 @@ class ItemForm(EditorForm):
 
 class MoveForm(FlaskForm):
     direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")])
+
+
+class SharingForm(FlaskForm):
+    """Which of a consultancy's clients run one of its checklists."""
+
+    shared_with = RadioField(
+        "Who runs this checklist",
+        choices=[
+            SelectChoice("none", "No client: only our consultancy"),
+            SelectChoice("all", "All our clients, including clients we add later"),
+            SelectChoice("chosen", "Only the clients ticked below"),
+        ],
+    )
+    clients = SelectMultipleField("Clients", coerce=int, option_widget=CheckboxInput())
+
+    @classmethod
+    def for_checklist(cls, checklist, clients, formdata: bool = False) -> SharingForm:
+        form = cls() if formdata else cls(formdata=None, shared_with=checklist.shared_with)
+        form.clients.choices = [SelectChoice(client.id, client.name) for client in clients]
+        if not formdata:
+            form.clients.data = sorted(chosen_client_ids(checklist))
+        return form

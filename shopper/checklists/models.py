@@ -8,6 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.extensions import db
+from shopper.orgs.models import Organization
 from shopper.timeutil import UTCDateTime, utcnow
 
 
@@ -50,6 +51,8 @@ class Checklist(db.Model):
         cascade="all, delete-orphan",
     )
     current_version: Mapped[ChecklistVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
+    #: the owner: the organization itself, or the consultancy that shares it
+    org: Mapped[Organization] = relationship()
 
     @property
     def has_unpublished_changes(self) -> bool:

@@ -108,3 +108,31 @@ def set_sharing(checklist: Checklist, consultancy: Organization, scope: str, cli
             db.session.delete(share)
     db.session.add_all(ChecklistShare(checklist_id=checklist.id, client_id=c) for c in wanted - existing.keys())
     db.session.commit()
+
+
+def audiences(consultancy: Organization) -> dict[int, str]:
+    """Checklist id -> `audience_text` for every checklist of the consultancy, in three queries."""
+    clients = active_clients(consultancy.id)
+    names = {client.id: client.name for client in clients}
+    chosen: dict[int, list[str]] = {}
+    rows = db.session.execute(
+        select(ChecklistShare.checklist_id, ChecklistShare.client_id)
+        .join(Checklist, Checklist.id == ChecklistShare.checklist_id)
+        .where(Checklist.org_id == consultancy.id)
+    )
+    for checklist_id, client_id in rows:
+        if client_id in names:
+            chosen.setdefault(checklist_id, []).append(names[client_id])
+    result = {}
+    for checklist_id, shared_with in db.session.execute(
+        select(Checklist.id, Checklist.shared_with).where(Checklist.org_id == consultancy.id)
+    ):
+        if shared_with == SharedWith.ALL:
+            result[checklist_id] = f"shared with all clients ({len(clients)})"
+        elif shared_with == SharedWith.CHOSEN:
+            result[checklist_id] = "shared with " + (
+                ", ".join(sorted(chosen.get(checklist_id, []))) or "no current client"
+            )
+        else:
+            result[checklist_id] = "not shared"
+    return result

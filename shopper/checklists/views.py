@@ -11,8 +11,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
-from shopper.checklists import io, service
+from shopper.checklists import io, service, sharing
 from shopper.checklists.builtin import builtin_checklists, get_builtin
+from shopper.checklists.forms import SharingForm
 from shopper.checklists.models import Checklist
 from shopper.checklists.schema import DefinitionError
 from shopper.extensions import db
@@ -44,8 +45,14 @@ def index():
     checklists = db.session.scalars(
         scoped(Checklist).order_by(Checklist.archived_at.is_not(None), Checklist.title)
     ).all()
+    shared = db.session.scalars(sharing.shared_with(current_org().id)).all()
     return render_template(
-        "checklists/index.html", checklists=checklists, library=builtin_checklists(), confirm=ConfirmForm()
+        "checklists/index.html",
+        checklists=checklists,
+        shared=shared,
+        audiences=sharing.audiences(current_org()) if current_org().is_consultancy else {},
+        library=builtin_checklists(),
+        confirm=ConfirmForm(),
     )
 
 
@@ -112,10 +119,47 @@ def import_file():
     return render_template("checklists/import.html", form=form, problems=problems), status
 
 
+def _visible_or_404(checklist_id: int) -> Checklist:
+    """The organization's own checklist, or a consultancy's checklist shared with it (read-only)."""
+    checklist = db.session.scalar(sharing.visible_to(current_org().id).where(Checklist.id == checklist_id))
+    if checklist is None:
+        abort(404)
+    return checklist
+
+
+def _detail_page(checklist: Checklist, sharing_form: SharingForm | None = None, status: int = 200, **context):
+    if checklist.org_id != current_org().id:
+        return render_template(
+            "checklists/shared.html", checklist=checklist, consultancy=checklist.org, confirm=ConfirmForm()
+        ), status
+    if current_org().is_consultancy and sharing_form is None:
+        sharing_form = SharingForm.for_checklist(checklist, sharing.active_clients(current_org().id))
+    return render_template(
+        "checklists/detail.html", checklist=checklist, confirm=ConfirmForm(), sharing_form=sharing_form, **context
+    ), status
+
+
 @bp.get("/<int:checklist_id>")
 def detail(checklist_id: int):
+    return _detail_page(_visible_or_404(checklist_id))
+
+
+@bp.post("/<int:checklist_id>/sharing")
+@require_role(Role.MANAGER)
+def share(checklist_id: int):
     checklist = get_or_404(Checklist, checklist_id)
-    return render_template("checklists/detail.html", checklist=checklist, confirm=ConfirmForm())
+    clients = sharing.active_clients(current_org().id)
+    form = SharingForm.for_checklist(checklist, clients, formdata=True)
+    if not form.validate_on_submit():
+        return _detail_page(checklist, form, 400)
+    try:
+        sharing.set_sharing(checklist, current_org(), form.shared_with.data, form.clients.data)
+    except sharing.SharingError as e:
+        db.session.rollback()
+        form.shared_with.errors.append(str(e))
+        return _detail_page(db.session.get(Checklist, checklist_id), form, 400)
+    flash(f"{checklist.title!r} is {sharing.audiences(current_org())[checklist.id]}.", "success")
+    return redirect(url_for(".detail", checklist_id=checklist_id))
 
 
 @bp.post("/<int:checklist_id>/publish")
@@ -127,10 +171,7 @@ def publish(checklist_id: int):
     try:
         version = service.publish(checklist, current_user.id, utcnow())
     except DefinitionError as e:
-        checklist = get_or_404(Checklist, checklist_id)
-        return render_template(
-            "checklists/detail.html", checklist=checklist, confirm=ConfirmForm(), problems=e.problems
-        ), 400
+        return _detail_page(get_or_404(Checklist, checklist_id), status=400, problems=e.problems)
     except service.NothingToPublish as e:
         flash(str(e), "info")
         return redirect(url_for(".detail", checklist_id=checklist_id))
@@ -144,7 +185,7 @@ def publish(checklist_id: int):
 @bp.post("/<int:checklist_id>/copy")
 @require_role(Role.MANAGER)
 def copy(checklist_id: int):
-    source = get_or_404(Checklist, checklist_id)
+    source = _visible_or_404(checklist_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     checklist = service.copy_checklist(source, current_org().id, current_user.id)
@@ -171,10 +212,10 @@ def _download_name(title: str, number: int, extension: str) -> str:
 
 @bp.get("/<int:checklist_id>/versions/<int:number>.<any(json, csv):fmt>")
 def export(checklist_id: int, number: int, fmt: str):
-    checklist = get_or_404(Checklist, checklist_id)
+    checklist = _visible_or_404(checklist_id)
     version = service.version_by_number(checklist, number)
-    if version is None:
-        abort(404)
+    if version is None or (checklist.org_id != current_org().id and version.id != checklist.current_version_id):
+        abort(404)  # a client sees only the consultancy's current version
     if fmt == "json":
         body, mimetype = io.export_json(version.definition), "application/json"
     else:

@@ -12,6 +12,7 @@ ends that access on the next request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import aliased
 from shopper.accounts.models import User
 from shopper.errors import wants_json
 from shopper.extensions import db
-from shopper.orgs.models import ClientLink, Membership, Organization, Role
+from shopper.orgs.models import ClientLink, LinkRole, Membership, Organization, Role
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,43 @@ def access_for(user_id: int, org_slug: str | None) -> Access | None:
     ).all()
     best: Access | None = None
     for link, consultancy_role in rows:
-        role = min(link.role_enum.role, Role(consultancy_role), key=lambda r: r.rank)
+        role = consultant_role(link.role, consultancy_role)
         if best is None or role.rank > best.role_enum.rank:
             best = Access(link.client, user_id, role, link.consultancy)
     return best
+
+
+def consultant_role(link_role: str, consultancy_role: str) -> Role:
+    """A consultancy member's role inside a client: the link's role, never more than their role in the consultancy."""
+    return min(LinkRole(link_role).role, Role(consultancy_role), key=lambda role: role.rank)
+
+
+def roles_in(user_id: int, client_ids: Iterable[int]) -> dict[int, Role]:
+    """Client id -> the user's role there, as `access_for` decides it (their own membership first, else the best
+    min(link role, consultancy role) over active links), for every client in two queries. A client they have no
+    access to is absent."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return {}
+    own = {
+        org_id: Role(role)
+        for org_id, role in db.session.execute(
+            select(Membership.org_id, Membership.role).where(Membership.user_id == user_id, Membership.org_id.in_(ids))
+        )
+    }
+    roles = dict(own)
+    rows = db.session.execute(
+        select(ClientLink.client_id, ClientLink.role, Membership.role)
+        .join(Membership, Membership.org_id == ClientLink.consultancy_id)
+        .where(ClientLink.client_id.in_(ids), Membership.user_id == user_id, ClientLink.revoked_at.is_(None))
+    )
+    for client_id, link_role, consultancy_role in rows:
+        if client_id in own:
+            continue
+        role = consultant_role(link_role, consultancy_role)
+        if client_id not in roles or role.rank > roles[client_id].rank:
+            roles[client_id] = role
+    return roles
 
 
 def people(org_id: int) -> Select:
@@ -141,6 +175,19 @@ def require_role(role: Role):
         return wrapped
 
     return decorator
+
+
+def members_only(view):
+    """A page only the organization's own people use (its team's invitations, its consultancies, its brand): the
+    people of a consultancy get 403 there."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_access().is_consultant:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def scoped(model) -> Select:

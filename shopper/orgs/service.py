@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from shopper.accounts.models import User
 from shopper.extensions import db
-from shopper.orgs.models import Invite, Membership, Organization, OrgKind, Role, Site
+from shopper.orgs.access import Access
+from shopper.orgs.models import ClientLink, Invite, Membership, Organization, OrgKind, Role, Site
 
 
 class OrgError(ValueError):
@@ -63,6 +65,22 @@ def memberships_of(user: User) -> list[Membership]:
     )
 
 
+def clients_served_by(user: User) -> dict[int, list[ClientLink]]:
+    """Consultancy id -> its active client links (client loaded), for each consultancy the user belongs to."""
+    links = db.session.scalars(
+        select(ClientLink)
+        .join(Membership, Membership.org_id == ClientLink.consultancy_id)
+        .join(ClientLink.client)
+        .where(Membership.user_id == user.id, ClientLink.revoked_at.is_(None))
+        .options(contains_eager(ClientLink.client))
+        .order_by(Organization.name)
+    )
+    served: dict[int, list[ClientLink]] = {}
+    for link in links:
+        served.setdefault(link.consultancy_id, []).append(link)
+    return served
+
+
 # Members ------------------------------------------------------------------------------------------------------
 
 
@@ -78,15 +96,18 @@ def _owner_count(org: Organization) -> int:
     return db.session.scalar(select(func.count()).where(Membership.org_id == org.id, Membership.role == Role.OWNER))
 
 
-def _check_may_manage(actor: Membership, role: Role) -> None:
-    """Managers manage auditors and managers; only owners make, unmake or remove owners."""
+def _check_may_manage(actor: Access, role: Role) -> None:
+    """Managers manage auditors and managers; only owners make, unmake or remove owners. A consultancy's people
+    never manage a client's team: the client decides who belongs to it."""
+    if actor.is_consultant:
+        raise Forbidden("Only the organization's own owners and managers manage its team.")
     if not actor.role_enum.at_least(Role.MANAGER):
         raise Forbidden("Only owners and managers can manage the team.")
     if role == Role.OWNER and actor.role_enum != Role.OWNER:
         raise Forbidden("Only an owner can do that to an owner.")
 
 
-def change_role(actor: Membership, member: Membership, new_role: str) -> None:
+def change_role(actor: Access, member: Membership, new_role: str) -> None:
     if new_role not in set(Role):
         raise OrgError(f"Unknown role: {new_role!r}.")
     new_role = Role(new_role)
@@ -98,7 +119,7 @@ def change_role(actor: Membership, member: Membership, new_role: str) -> None:
     db.session.commit()
 
 
-def remove_member(actor: Membership, member: Membership) -> None:
+def remove_member(actor: Access, member: Membership) -> None:
     _check_may_manage(actor, member.role_enum)
     if member.role_enum == Role.OWNER and _owner_count(member.org) <= 1:
         raise Conflict("The last owner cannot be removed. Make someone else an owner first.")
@@ -119,22 +140,30 @@ class NewInvite:
     token: str  # shown once, in the link; only its hash is stored
 
 
-def create_invite(actor: Membership, *, role: str, email: str | None, now: datetime, lifetime: timedelta) -> NewInvite:
+def create_invite(actor: Access, *, role: str, email: str | None, now: datetime, lifetime: timedelta) -> NewInvite:
     if role not in set(Role):
         raise OrgError(f"Unknown role: {role!r}.")
     _check_may_manage(actor, Role(role))
+    new = new_invite(actor.org_id, role=role, email=email, by_id=actor.user_id, now=now, lifetime=lifetime)
+    db.session.commit()
+    return new
+
+
+def new_invite(
+    org_id: int, *, role: str, email: str | None, by_id: int, now: datetime, lifetime: timedelta
+) -> NewInvite:
+    """An invite row (not committed) and its token; the caller has checked who may invite."""
     token = secrets.token_urlsafe(32)
     invite = Invite(
-        org_id=actor.org_id,
+        org_id=org_id,
         role=role,
         email=email.strip().lower() if email else None,
         token_hash=hash_token(token),
-        created_by_id=actor.user_id,
+        created_by_id=by_id,
         created_at=now,
         expires_at=now + lifetime,
     )
     db.session.add(invite)
-    db.session.commit()
     return NewInvite(invite, token)
 
 
@@ -147,7 +176,7 @@ def pending_invites(org: Organization, now: datetime) -> list[Invite]:
     return [invite for invite in rows if invite.is_usable(now)]
 
 
-def revoke_invite(actor: Membership, invite: Invite, now: datetime) -> None:
+def revoke_invite(actor: Access, invite: Invite, now: datetime) -> None:
     _check_may_manage(actor, Role(invite.role))
     invite.revoked_at = now
     db.session.commit()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import smtplib
 from datetime import timedelta
 
 import segno
@@ -11,7 +10,7 @@ from shopper.accounts import service as accounts
 from shopper.accounts.forms import NewMemberForm
 from shopper.audits.queries import audits_of
 from shopper.extensions import db
-from shopper.mail import mail_enabled, send_mail
+from shopper.mail import try_send
 from shopper.orgs import service
 from shopper.orgs.access import (
     current_access,
@@ -32,7 +31,11 @@ org_bp = org_blueprint("orgs", __name__)
 @bp.get("/orgs")
 @login_required
 def choose():
-    return render_template("orgs/choose.html", memberships=service.memberships_of(current_user))
+    return render_template(
+        "orgs/choose.html",
+        memberships=service.memberships_of(current_user),
+        clients=service.clients_served_by(current_user),
+    )
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -87,6 +90,8 @@ def _accept(invite: Invite, user, now):
 
 @org_bp.get("/")
 def home():
+    if current_org().is_consultancy:
+        return redirect(url_for("portfolio.index"))
     sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
     return render_template("orgs/home.html", sites=sites, my_audits=audits_of(current_org().id, current_user.id))
 
@@ -96,7 +101,7 @@ def home():
 
 def _team_page(status: int = 200, invite_link: str | None = None, invite_form: InviteForm | None = None):
     org = current_org()
-    can_manage = current_access().role_enum.at_least(Role.MANAGER)
+    can_manage = current_access().role_enum.at_least(Role.MANAGER) and not current_access().is_consultant
     return (
         render_template(
             "orgs/members.html",
@@ -173,20 +178,24 @@ def create_invite():
         flash(str(e), "error")
         return _team_page(e.status, invite_form=form)
     link = url_for("orgs_public.accept_invite", token=new.token, _external=True)
-    if new.invite.email and mail_enabled():
-        try:
-            send_mail(
-                new.invite.email,
-                f"Join {current_org().name} on Shopper",
-                f"{current_user.name} invites you to {current_org().name} on Shopper as "
-                f"{new.invite.role}.\n\nOpen this link to accept (it works once, for "
-                f"{current_app.config['INVITE_LIFETIME_DAYS']} days):\n{link}\n",
-            )
-            flash(f"Invitation sent to {new.invite.email}.", "success")
-        except (OSError, smtplib.SMTPException):
-            current_app.logger.exception("invite mail failed")
-            flash("The email could not be sent. Share the link below instead.", "error")
+    if new.invite.email:
+        flash_mailed(
+            new.invite.email,
+            f"Join {current_org().name} on Shopper",
+            f"{current_user.name} invites you to {current_org().name} on Shopper as "
+            f"{new.invite.role}.\n\nOpen this link to accept (it works once, for "
+            f"{current_app.config['INVITE_LIFETIME_DAYS']} days):\n{link}\n",
+        )
     return _team_page(201, invite_link=link)
+
+
+def flash_mailed(to: str, subject: str, body: str) -> None:
+    """Mail an invitation link when mail is set up, and say on the page whether it went."""
+    sent = try_send(to, subject, body)
+    if sent:
+        flash(f"Invitation sent to {to}.", "success")
+    elif sent is False:
+        flash("The email could not be sent. Share the link below instead.", "error")
 
 
 @org_bp.post("/invites/<int:invite_id>/revoke")
