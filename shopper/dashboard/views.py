@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Response, flash, render_template, request, stream_with_context
 
 from shopper.checklists.models import Checklist
+from shopper.checklists.sharing import known_to
+from shopper.clients.portfolio import comparisons_for_client
 from shopper.dashboard import charts, exports
 from shopper.dashboard.queries import DashboardFilters, load_dashboard, parse_filters
 from shopper.extensions import db
-from shopper.orgs.access import current_org, org_blueprint, require_role, scoped
+from shopper.orgs.access import current_access, current_org, org_blueprint, require_role, scoped
 from shopper.orgs.models import Role, Site
 from shopper.timeutil import utcnow
 
@@ -17,7 +19,7 @@ bp = org_blueprint("dashboard", __name__, "/dashboard")
 
 def _filters(flash_problems: bool = True) -> tuple[DashboardFilters, list[Site], list[Checklist]]:
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
-    checklists = db.session.scalars(scoped(Checklist).order_by(Checklist.title)).all()
+    checklists = db.session.scalars(known_to(current_org().id).order_by(Checklist.title)).all()
     filters, problems = parse_filters(
         request.args,
         sites={s.id for s in sites},
@@ -49,6 +51,7 @@ def index():
         checklists=checklists,
         chart=chart,
         today=utcnow().date(),
+        comparisons=comparisons_for_client(current_org().id, through=current_access().consultancy),
     )
 
 
