@@ -30,6 +30,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.audits import views as audits_views
     from shopper.checklists import editor_views as checklist_editor_views
     from shopper.checklists import views as checklist_views
+    from shopper.clients import portfolio_views
+    from shopper.clients import views as clients_views
     from shopper.dashboard import views as dashboard_views
     from shopper.database import configure_engine, render_migration_item
     from shopper.extensions import csrf, db, login_manager, migrate
@@ -79,6 +81,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(reports_views.public)
     app.register_blueprint(actions_views.bp)
     app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(clients_views.bp)
+    app.register_blueprint(clients_views.consultants)
+    app.register_blueprint(clients_views.public)
+    app.register_blueprint(portfolio_views.portfolio)
     cli.init_app(app)
     actions_cli.init_app(app)
     return app

@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image
 
@@ -27,6 +28,8 @@ LOGO_MAX_EDGE = 5000
 LOGO_RENDITIONS = ("print", "thumb")
 FONT_FILES = (("SourceSans3-Regular.woff", 400), ("SourceSans3-Semibold.woff", 600))
 
+#: Organization.kind of a consultancy (shopper.orgs.models.OrgKind; this module imports no models)
+CONSULTANCY = "consultancy"
 _HEX = re.compile(r"^#[0-9a-f]{6}$")
 DAMAGED_LOGO = "That logo file is damaged or incomplete. Export it again as PNG or JPEG."
 
@@ -54,12 +57,59 @@ class Brand:
 def brand_of(org) -> Brand:
     """The brand of an Organization row, with defaults for whatever it has not set."""
     return Brand(
-        name=(org.display_name or org.name or "").strip(),
+        name=name_on_reports(org),
         primary=color_or_default(org.primary_color, DEFAULT_PRIMARY),
         accent=color_or_default(org.accent_color, DEFAULT_ACCENT),
         footer=(org.report_footer or "").strip(),
         contact=(org.contact_line or "").strip(),
         logo_id=org.logo_media_id,
+    )
+
+
+class OrgFields(Protocol):
+    """The columns of an Organization that decide who a report says made it (a row, or any plain object)."""
+
+    id: int
+    kind: str
+    name: str
+    display_name: str | None
+    white_label: bool
+
+
+def name_on_reports(org: OrgFields) -> str:
+    """The organization's display name where it set one, else its name."""
+    return (org.display_name or "").strip() or (org.name or "").strip()
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Who a report says made it and for whom. ``consultancy`` is set for a co-branded report (an audit run on a
+    consultancy's checklist by one of its clients); ``white_label`` leaves Shopper's name off the report."""
+
+    client: str
+    consultancy: str | None = None
+    white_label: bool = False
+
+    @property
+    def line(self) -> str | None:
+        """ "Prepared for <client> by <consultancy>" for a co-branded report, else None."""
+        if self.consultancy is None:
+            return None
+        return f"Prepared for {self.client} by {self.consultancy}"
+
+
+def credit_of(audited: OrgFields, brand_owner: OrgFields) -> Credit:
+    """The credit of a report of an audit of ``audited`` that wears ``brand_owner``'s brand (the checklist's owner).
+
+    A consultancy's checklist walked by a client makes a co-branded report: "Prepared for <client> by
+    <consultancy>". A business's own checklist, or a consultancy's walked by the consultancy itself, names no one
+    else. White label is a consultancy's setting: a business's flag (it cannot set one) counts for nothing."""
+    consultancy = brand_owner.kind == CONSULTANCY
+    cobranded = consultancy and brand_owner.id != audited.id
+    return Credit(
+        client=name_on_reports(audited),
+        consultancy=name_on_reports(brand_owner) if cobranded else None,
+        white_label=consultancy and bool(brand_owner.white_label),
     )
 
 

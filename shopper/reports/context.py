@@ -28,7 +28,7 @@ from shopper.checklists.scoring import (
     score,
     visible_item_keys,
 )
-from shopper.reports.brand import Brand
+from shopper.reports.brand import Brand, Credit
 
 REPORT_TITLE = "Be your customer"
 CHANNEL_LABELS = {
@@ -237,6 +237,16 @@ class Report:
     findings: tuple[FindingLine, ...]
     scoring_method: tuple[str, ...]
     revision: int
+    credit: Credit
+
+    @property
+    def made_by_line(self) -> str:
+        """Who made the report, for the method section: "Prepared for <client> by <consultancy>." on a co-branded
+        report, then "Made with Shopper." unless the brand is white-labelled."""
+        parts = [f"{self.credit.line}." if self.credit.line else ""]
+        if not self.credit.white_label:
+            parts.append("Made with Shopper.")
+        return " ".join(part for part in parts if part)
 
     @property
     def score_text(self) -> str:
@@ -415,9 +425,11 @@ def build_report(
     findings: Iterable[FindingRow],
     people: Mapping[int, str],
     actions: Mapping[str, ActionRow] | None = None,
+    credit: Credit | None = None,
 ) -> Report:
     """The whole report for one audit. ``people`` maps user ids to names (for who walked what); ``actions`` maps
-    item keys to the action taken on that finding."""
+    item keys to the action taken on that finding; ``credit`` says who made it (by default: the business's own
+    report, with no one else named)."""
     definition = facts.definition
     answers_by_key = {a.item_key: a for a in answers}
     visits_by_key = {v.touchpoint_key: v for v in visits}
@@ -567,4 +579,5 @@ def build_report(
         findings=tuple(finding_lines),
         scoring_method=scoring_method(definition, capped),
         revision=facts.revision,
+        credit=credit or Credit(client=facts.business),
     )

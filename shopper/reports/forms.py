@@ -41,6 +41,12 @@ class BrandForm(FlaskForm):
         render_kw={"accept": "image/png,image/jpeg"},
     )
     remove_logo = BooleanField("Remove the current logo")
+    #: a consultancy's only (the view removes it from a business's form)
+    white_label = BooleanField(
+        "Leave Shopper's name off our reports",
+        description="Your reports, and your clients' reports on your checklists, then name only you and your "
+        "client: on the web page, in the PDF and its document properties, and behind share links.",
+    )
 
 
 class ShareForm(FlaskForm):

@@ -1,9 +1,11 @@
 """Reading an audit into its report, rendering the report's HTML, and making and caching its PDF; saving a brand.
 
 The PDF of an audit is cached in media storage under a fingerprint: the SHA-256 of the exact HTML and theme
-stylesheet it is rendered from, plus the report stylesheet and font files. The HTML carries the audit's revision
-and everything else the report shows, so the PDF is rendered again only after the audit, its brand, the page size
-or the stylesheet changed. The file is written atomically (temp file + rename) and only after a successful render.
+stylesheet it is rendered from, the storage keys of the photos and logo it embeds, plus the report stylesheet and
+font files. The HTML carries the audit's revision and everything else the report shows (the brand, the names of
+the client and the consultancy, white label), so the PDF is rendered again only after the audit, its brand, the
+page size or the stylesheet changed. The file is written atomically (temp file + rename) and only after a
+successful render.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from shopper.reports.brand import (
     accent_warning,
     brand_of,
     check_primary,
+    credit_of,
     delete_logo,
     logo_key,
     parse_color,
@@ -61,7 +64,9 @@ def storage() -> LocalStorage:
 
 
 def brand_org_of(audit: Audit) -> Organization:
-    """The organization whose brand the report wears: the one that owns the checklist (today, the audit's own)."""
+    """The organization whose brand the report wears: the one that owns the checklist. That is the audit's own
+    organization, or the consultancy whose shared checklist a client walked (the report is then co-branded, and
+    stays so after the consultancy's link to the client is revoked)."""
     return db.session.get(Organization, audit.checklist.org_id)
 
 
@@ -70,7 +75,8 @@ def load_report(audit: Audit) -> Report:
     if not audit.is_submitted:
         raise ReportNotReady("The report is ready once the audit is submitted.")
     audited = db.session.get(Organization, audit.org_id)
-    brand = brand_of(brand_org_of(audit))
+    brand_org = brand_org_of(audit)
+    brand = brand_of(brand_org)
     answers = db.session.scalars(select(Answer).where(Answer.audit_id == audit.id)).all()
     visits = db.session.scalars(select(TouchpointVisit).where(TouchpointVisit.audit_id == audit.id)).all()
     photos = db.session.scalars(
@@ -105,6 +111,7 @@ def load_report(audit: Audit) -> Report:
         findings=findings,
         people=people,
         actions=action_plan(audit.id, utcnow().date()),
+        credit=credit_of(audited, brand_org),
     )
 
 
@@ -166,17 +173,20 @@ def pdf_job(audit: Audit, report: Report) -> tuple[pdf.RenderJob, str]:
     static: dict[str, str | bytes] = {name: str(Path(static_folder, name)) for name in STATIC_FOR_PDF}
     static[THEME_FOR_PDF] = theme.encode()
     media: dict[str, str] = {}
+    sources: list[str] = []  # the storage keys embedded: a new logo has a new key, so a new fingerprint
     for tp in report.touchpoints:
         for photo in tp.all_photos:
             key = photo_key(audit, photo.id, "print")
             if files.exists(key):
                 media[f"photo/{photo.id}.jpg"] = str(files.path(key))
+                sources.append(key)
     if report.brand.logo_id:
         key = logo_key(audit.checklist.org_id, report.brand.logo_id, "print")
         if files.exists(key):
             media["logo.jpg"] = str(files.path(key))
+            sources.append(key)
     fingerprint = hashlib.sha256(
-        "\0".join((_static_digest(static_folder), html, theme, *sorted(media))).encode()
+        "\0".join((_static_digest(static_folder), html, theme, *sorted(sources))).encode()
     ).hexdigest()
     job = pdf.RenderJob(html=html, static=static, media=media, stylesheets=("css/report.css", THEME_FOR_PDF))
     return job, fingerprint
@@ -269,6 +279,7 @@ class BrandInput:
     contact_line: str
     logo: bytes | None  # None: keep the current logo
     remove_logo: bool = False
+    white_label: bool | None = None  # None: keep the current setting; only a consultancy's is ever changed
 
 
 def _color(value: str, label: str, field: str) -> str | None:
@@ -305,6 +316,8 @@ def save_brand(org: Organization, values: BrandInput) -> list[str]:
         org.contact_line = values.contact_line.strip() or None
         if new_logo is not None or values.remove_logo:
             org.logo_media_id = new_logo
+        if values.white_label is not None and org.is_consultancy:
+            org.white_label = values.white_label
         db.session.commit()
     except BaseException:
         db.session.rollback()

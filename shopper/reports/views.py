@@ -1,8 +1,11 @@
 """Report pages: the web report and its PDF for members, brand settings, share links and what a link opens.
 
 Members reach everything under /o/<org>/ through the access layer (auditors: only their own audits' reports).
-A share link opens /r/<token>/...: the read-only report, its PDF, and exactly the photos, logo and stylesheet the
-report shows, with no navigation into the app; any token that does not work is a plain 404.
+A report wears the brand of the checklist's owner (a consultancy's, for a client's audit on its checklist), so its
+stylesheet and logo are served per audit, never from the viewer's organization; the organization's own ones serve
+only the Brand settings page. A share link opens /r/<token>/...: the read-only report, its PDF, and exactly the
+photos, logo and stylesheet the report shows, with no navigation into the app; any token that does not work is a
+plain 404. A consultancy's managers download the latest report of each client as one ZIP (reports/bundle.py).
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ from shopper.audits.models import Audit, Photo
 from shopper.audits.service import photo_key
 from shopper.errors import error_response
 from shopper.extensions import db
-from shopper.orgs.access import current_org, get_or_404, org_blueprint, require_role
+from shopper.orgs.access import (
+    current_access,
+    current_org,
+    get_or_404,
+    members_only,
+    org_blueprint,
+    require_role,
+)
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Organization, Role
-from shopper.reports import pdf, service, share
+from shopper.reports import bundle, pdf, service, share
 from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css
 from shopper.reports.forms import BrandForm, ShareForm
 from shopper.reports.models import ShareLink
@@ -72,6 +82,17 @@ def _css_response(css: str) -> Response:
     return response
 
 
+def _logo_response(org: Organization) -> Response:
+    """The thumbnail of the organization's logo, from its own storage folder; 404 when it has none."""
+    if not org.logo_media_id:
+        abort(404)
+    try:
+        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
+    except FileNotFoundError:
+        abort(404)
+    return _image_response(data, f"logo-{org.logo_media_id}")
+
+
 def _image_response(data: bytes, etag: str) -> Response:
     response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=etag)
     response.cache_control.private = True
@@ -100,11 +121,14 @@ def _pdf_response(audit: Audit) -> Response:
 
 def _member_links(audit: Audit, report, theme: str) -> service.Links:
     return service.Links(
-        stylesheets=(url_for("static", filename="css/report.css"), url_for(".brand_css", v=_version(theme))),
+        stylesheets=(
+            url_for("static", filename="css/report.css"),
+            url_for(".report_brand_css", audit_id=audit.id, v=_version(theme)),
+        ),
         photo=lambda photo_id, rendition: url_for(
             "audits.photo_file", audit_id=audit.id, photo_id=photo_id, rendition=rendition
         ),
-        logo=url_for(".logo", v=report.brand.logo_id) if report.brand.logo_id else None,
+        logo=url_for(".report_logo", audit_id=audit.id, v=report.brand.logo_id) if report.brand.logo_id else None,
         pdf=url_for(".report_pdf", audit_id=audit.id),
         back=url_for("audits.overview", audit_id=audit.id),
     )
@@ -126,30 +150,44 @@ def report_pdf(audit_id: int):
     return _pdf_response(get_audit_or_404(audit_id))
 
 
+@bp.get("/audits/<int:audit_id>/report/brand.css")
+def report_brand_css(audit_id: int):
+    """The colours of the brand the report wears and the report font, as CSS custom properties (the page's CSP
+    allows no inline style)."""
+    audit = get_audit_or_404(audit_id)
+    return _css_response(theme_css(brand_of(service.brand_org_of(audit)), _font_url))
+
+
+@bp.get("/audits/<int:audit_id>/report/logo.jpg")
+def report_logo(audit_id: int):
+    """The logo of the brand the report wears (the consultancy's, on a co-branded report)."""
+    return _logo_response(service.brand_org_of(get_audit_or_404(audit_id)))
+
+
 @bp.get("/reports/brand.css")
+@require_role(Role.MANAGER)
+@members_only
 def brand_css():
-    """The organization's colours and the report font, as CSS custom properties (the page's CSP allows no inline
-    style)."""
+    """The organization's own colours, for the preview on its Brand settings page."""
     return _css_response(theme_css(brand_of(current_org()), _font_url))
 
 
 @bp.get("/brand/logo.jpg")
+@require_role(Role.MANAGER)
+@members_only
 def logo():
-    org = current_org()
-    if not org.logo_media_id:
-        abort(404)
-    try:
-        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
-    except FileNotFoundError:
-        abort(404)
-    return _image_response(data, f"logo-{org.logo_media_id}")
+    """The organization's own logo, for its Brand settings page."""
+    return _logo_response(current_org())
 
 
 @bp.route("/brand", methods=["GET", "POST"])
 @require_role(Role.MANAGER)
+@members_only
 def brand():
     org = current_org()
     form = BrandForm(obj=org)
+    if not org.is_consultancy:
+        del form.white_label  # a consultancy's setting: a business's form has no such field, and ignores one posted
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -166,6 +204,7 @@ def brand():
                         contact_line=form.contact_line.data or "",
                         logo=logo,
                         remove_logo=bool(form.remove_logo.data),
+                        white_label=bool(form.white_label.data) if org.is_consultancy else None,
                     ),
                 )
             except BrandError as e:
@@ -236,6 +275,38 @@ def revoke_share(audit_id: int, link_id: int):
     share.revoke_share_link(link, utcnow())
     flash(f"Share link …{link.hint} revoked: it no longer opens the report.", "success")
     return redirect(url_for("audits.overview", audit_id=audit.id))
+
+
+# A consultancy's latest reports, one ZIP -------------------------------------------------------------------------
+
+
+@bp.get("/reports/latest.zip")
+def latest_zip():
+    """The latest report of each active client, as PDFs in one ZIP: for a consultancy's own managers and owners."""
+    org = current_org()
+    if not org.is_consultancy:
+        abort(404)
+    access = current_access()
+    if access.is_consultant or not access.role_enum.at_least(Role.MANAGER):
+        abort(403)
+    now = utcnow()
+    made = bundle.latest_reports_zip(org, access.user_id, now)
+    if made is None:
+        return error_response(
+            409,
+            f"There is nothing to download yet: {org.name} has no active client in which you are a manager or "
+            "owner. Once it has, this download holds the latest submitted report of each of them.",
+        )
+    response = send_file(
+        made.file,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=bundle.zip_filename(org, now),
+        max_age=0,
+    )
+    response.cache_control.private = True
+    response.headers["Content-Length"] = str(made.size)
+    return response
 
 
 # Through a share link -----------------------------------------------------------------------------------------
@@ -314,15 +385,7 @@ def brand_css_shared(token: str):
 
 @public.get("/<token>/logo.jpg")
 def logo_shared(token: str):
-    link = _shared(token)
-    org: Organization = service.brand_org_of(link.audit)
-    if not org.logo_media_id:
-        abort(404)
-    try:
-        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
-    except FileNotFoundError:
-        abort(404)
-    return _image_response(data, f"logo-{org.logo_media_id}")
+    return _logo_response(service.brand_org_of(_shared(token).audit))
 
 
 @public.get("/<token>/photos/<photo_id>/<any(display, thumb):rendition>.jpg")
