@@ -400,10 +400,14 @@ def test_the_sharing_form_on_the_consultancys_checklist(client, login, make, fir
     assert response.status_code == 302
     assert make.get(Checklist, checklist.id).shared_with == "chosen"
     bad = client.post(f"{base}/sharing", data={"shared_with": "chosen", "clients": [firm["stranger"].id]})
-    assert bad.status_code == 400
+    assert bad.status_code == 400 and b"You can only share with your current clients" in bad.data
     assert make.count(ChecklistShare, checklist_id=checklist.id) == 1
     index = client.get(f"/o/{firm['consultancy'].slug}/checklists/").get_data(as_text=True)
     assert "shared with Harbour Physio" in index
+    own = make.checklist(firm["client"], by=firm["client_owner"])
+    login(firm["client_owner"])
+    refused = client.post(f"/o/{firm['client'].slug}/checklists/{own.id}/sharing", data={"shared_with": "all"})
+    assert refused.status_code == 404 and make.get(Checklist, own.id).shared_with == "none"
 
 
 def test_a_client_runs_a_shared_checklist_read_only_and_copies_it(client, login, make, firm):

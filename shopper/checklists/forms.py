@@ -337,7 +337,8 @@ class SharingForm(FlaskForm):
             SelectChoice("chosen", "Only the clients ticked below"),
         ],
     )
-    clients = SelectMultipleField("Clients", coerce=int, option_widget=CheckboxInput())
+    #: any id is accepted here: the sharing rules refuse a business that is not a client, with a clear message
+    clients = SelectMultipleField("Clients", coerce=int, option_widget=CheckboxInput(), validate_choice=False)
 
     @classmethod
     def for_checklist(cls, checklist, clients, formdata: bool = False) -> SharingForm:

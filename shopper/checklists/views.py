@@ -147,6 +147,8 @@ def detail(checklist_id: int):
 @bp.post("/<int:checklist_id>/sharing")
 @require_role(Role.MANAGER)
 def share(checklist_id: int):
+    if not current_org().is_consultancy:
+        abort(404)  # only a consultancy has clients to share with
     checklist = get_or_404(Checklist, checklist_id)
     clients = sharing.active_clients(current_org().id)
     form = SharingForm.for_checklist(checklist, clients, formdata=True)

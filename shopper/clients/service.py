@@ -16,7 +16,7 @@ from shopper.checklists.models import Checklist, ChecklistShare
 from shopper.checklists.sharing import may_run
 from shopper.clients.models import ClientInvite
 from shopper.extensions import db
-from shopper.orgs.access import Access, access_for
+from shopper.orgs.access import Access, roles_in
 from shopper.orgs.models import ClientLink, LinkRole, Membership, Organization, OrgKind, Role, Site
 from shopper.orgs.service import Conflict, Forbidden, NewInvite, OrgError, hash_token, new_invite, unique_slug
 
@@ -264,16 +264,16 @@ def start_for_clients(
         raise OrgError("Choose one of your consultancy's checklists.")
     if not client_ids:
         raise OrgError("Choose at least one client.")
-    clients = {org.id: org for org in db.session.scalars(select(Organization).where(Organization.id.in_(client_ids)))}
+    clients = {link.client_id: link.client for link in clients_of(actor.org_id) if link.active}
+    roles = roles_in(actor.user_id, clients)
     problems, plans = [], []
     for client_id in dict.fromkeys(client_ids):
         client = clients.get(client_id)
-        access = access_for(actor.user_id, client.slug) if client is not None else None
-        if access is None or access.consultancy is None or access.consultancy.id != actor.org_id:
+        if client is None:
             problems.append("One of the chosen businesses is not your client.")
             continue
-        if not access.role_enum.at_least(Role.MANAGER):
-            problems.append(f"{client.name}: your consultancy has auditor access only, so it cannot prepare audits.")
+        if not roles[client_id].at_least(Role.MANAGER):
+            problems.append(f"{client.name}: you have auditor access only there, so you cannot prepare audits.")
             continue
         if not may_run(checklist, client.id):
             problems.append(f"{client.name}: share the checklist with them first.")
