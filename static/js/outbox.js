@@ -437,7 +437,9 @@
 
   /**
    * Send what is kept. Resolves with how it ended: {state: "saved" | "offline" | "failed" | "signed-out", at}.
-   * A call while a replay runs in this context joins it, and makes it look once more for entries added meanwhile.
+   * A call while a replay runs in this context joins it, and makes it look once more: for entries added meanwhile,
+   * and after a pass that found the phone offline (the call may come from the "online" event, which can arrive
+   * while that pass is still finishing; without another look the change would wait for the next trigger).
    */
   function replay() {
     if (running) {
@@ -449,7 +451,7 @@
       do {
         again = false;
         result = await exclusively(drain);
-      } while (again && result.state === "saved");
+      } while (again && (result.state === "saved" || result.state === "offline"));
       return result;
     })().finally(() => {
       running = null;

@@ -330,6 +330,34 @@ def test_two_tabs_replaying_the_same_outbox_at_once_apply_each_change_once(live,
     assert set(sent) == set(state["ops"]) and len(sent) > 10  # sent more than once, applied once
 
 
+def test_coming_back_online_while_an_offline_pass_is_finishing_still_sends_the_change(live, phone):
+    """The "online" event can arrive while the pass that found the phone offline is still finishing; the replay it
+    asks for joins that pass, which must then look once more instead of ending as "offline" with the change kept."""
+    page = phone
+    page.add_init_script(
+        "window.__online = true;"
+        "Object.defineProperty(Navigator.prototype, 'onLine', {get: () => window.__online, configurable: true});"
+    )
+    audit_id = live.new_audit()
+    page.goto(live.walk_url(audit_id, "website"))
+    expect(page.locator("#walk.live")).to_be_visible()
+    page.evaluate(
+        """() => {
+          window.__online = false;
+          const off = ShopperOutbox.listen((event) => {
+            if (event.type === "status" && event.status.state === "offline") {
+              off();
+              window.__online = true;  // back online while that pass ends
+              ShopperOutbox.replay();  // what the "online" event asks for
+            }
+          });
+        }"""
+    )
+    tap(page, "web-prices-found", "yes")
+    all_saved(page, timeout=15_000)
+    assert db_state(live, audit_id)["answers"] == {"web-prices-found": "yes"}
+
+
 def test_a_server_restart_in_the_middle_of_a_replay_loses_nothing_and_applies_nothing_twice(
     live, pwa_phone, camera_jpeg
 ):
