@@ -10,10 +10,12 @@ from flask import abort, render_template
 
 from shopper.checklists.models import Checklist
 from shopper.clients import portfolio as queries
+from shopper.database import reads_first
 from shopper.orgs.access import current_access, current_org, get_or_404, org_blueprint
 from shopper.timeutil import utcnow
 
 portfolio = org_blueprint("portfolio", __name__, "/portfolio")
+portfolio.url_value_preprocessor(lambda endpoint, values: reads_first())  # read-only pages: no write lock
 
 
 @portfolio.before_request

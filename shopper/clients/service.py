@@ -18,7 +18,16 @@ from shopper.clients.models import ClientInvite
 from shopper.extensions import db
 from shopper.orgs.access import Access, roles_in
 from shopper.orgs.models import ClientLink, LinkRole, Membership, Organization, OrgKind, Role, Site
-from shopper.orgs.service import Conflict, Forbidden, NewInvite, OrgError, hash_token, new_invite, unique_slug
+from shopper.orgs.service import (
+    Conflict,
+    Forbidden,
+    NewInvite,
+    OrgError,
+    find_link,
+    hash_token,
+    new_invite,
+    unique_slug,
+)
 
 
 def _check_consultancy_manager(actor: Access) -> None:
@@ -145,15 +154,7 @@ def withdraw_client_invite(actor: Access, invite: ClientInvite, now: datetime) -
 
 
 def find_client_invite(token: str, now: datetime) -> ClientInvite:
-    """The offer behind a link. Raises OrgError with a message that says why it cannot be used."""
-    invite = db.session.scalar(select(ClientInvite).where(ClientInvite.token_hash == hash_token(token)))
-    if invite is None or invite.revoked_at is not None:
-        raise OrgError("This link is not valid. Ask the consultancy for a new one.")
-    if invite.accepted_at is not None:
-        raise OrgError("This link has already been used. Ask the consultancy for a new one if you need it.")
-    if now >= invite.expires_at:
-        raise OrgError("This link has expired. Ask the consultancy for a new one.")
-    return invite
+    return find_link(ClientInvite, token, now, noun="link", ask="Ask the consultancy for a new one.")
 
 
 def businesses_owned_by(user: User, consultancy_id: int) -> list[Organization]:

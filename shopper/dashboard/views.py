@@ -9,12 +9,14 @@ from shopper.checklists.sharing import known_to
 from shopper.clients.portfolio import comparisons_for_client
 from shopper.dashboard import charts, exports
 from shopper.dashboard.queries import DashboardFilters, load_dashboard, parse_filters
+from shopper.database import reads_first
 from shopper.extensions import db
 from shopper.orgs.access import current_access, current_org, org_blueprint, require_role, scoped
 from shopper.orgs.models import Role, Site
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("dashboard", __name__, "/dashboard")
+bp.url_value_preprocessor(lambda endpoint, values: reads_first())  # read-only pages: no write lock
 
 
 def _filters(flash_problems: bool = True) -> tuple[DashboardFilters, list[Site], list[Checklist]]:

@@ -127,15 +127,9 @@ class Site(db.Model):
         return self.archived_at is not None
 
 
-class Invite(db.Model):
-    """A single-use link that makes its holder a member. Only the token's SHA-256 is stored."""
+class SingleUseLink:
+    """What a link that works once carries: only its token's SHA-256, who may accept it, and its life."""
 
-    __tablename__ = "invite"
-    __table_args__ = (CheckConstraint(_in("role", Role), name="role_known"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
     #: optional: when set, only an account with this address may accept
     email: Mapped[str | None] = mapped_column(String(254))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -146,11 +140,32 @@ class Invite(db.Model):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    org: Mapped[Organization] = relationship()
-    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    def unusable_because(self, now: datetime) -> str | None:
+        """Why the link no longer works, as the end of "This link ...", or None while it works."""
+        if self.revoked_at is not None:
+            return "is not valid"
+        if self.accepted_at is not None:
+            return "has already been used"
+        if now >= self.expires_at:
+            return "has expired"
+        return None
 
     def is_usable(self, now: datetime) -> bool:
-        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+        return self.unusable_because(now) is None
+
+
+class Invite(SingleUseLink, db.Model):
+    """A single-use link that makes its holder a member."""
+
+    __tablename__ = "invite"
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+    org: Mapped[Organization] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys="Invite.created_by_id")
 
 
 class ClientLink(db.Model):

@@ -182,16 +182,18 @@ def revoke_invite(actor: Access, invite: Invite, now: datetime) -> None:
     db.session.commit()
 
 
+def find_link(model, token: str, now: datetime, *, noun: str, ask: str):
+    """The row of `model` (an Invite or a ClientInvite) for a token from a link. Raises OrgError with a message
+    that says why it cannot be used, e.g. "This invitation has expired. Ask for a new one." """
+    row = db.session.scalar(select(model).where(model.token_hash == hash_token(token)))
+    problem = "is not valid" if row is None else row.unusable_because(now)
+    if problem is not None:
+        raise OrgError(f"This {noun} {problem}. {ask}")
+    return row
+
+
 def find_invite(token: str, now: datetime) -> Invite:
-    """The invite for a token from a link. Raises OrgError with a message that says why it cannot be used."""
-    invite = db.session.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
-    if invite is None or invite.revoked_at is not None:
-        raise OrgError("This invitation link is not valid. Ask for a new one.")
-    if invite.accepted_at is not None:
-        raise OrgError("This invitation has already been used. Ask for a new one if you need it.")
-    if now >= invite.expires_at:
-        raise OrgError("This invitation has expired. Ask for a new one.")
-    return invite
+    return find_link(Invite, token, now, noun="invitation", ask="Ask for a new one.")
 
 
 def accept_invite(invite: Invite, user: User, now: datetime) -> Membership:
