@@ -88,3 +88,35 @@ def report(label: str, value: float, unit: str, target: float | None = None, wor
         verdict = "PASS" if value <= target else "MISS"
         line += f"  ({word} <= {target:g})  {verdict}"
     print(line, flush=True)
+
+
+PG_URL = os.environ.get("SHOPPER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _drop_and_create(schema: str, create: bool) -> None:
+    from sqlalchemy import create_engine, text
+
+    from shopper.database import normalize_database_url
+
+    admin = create_engine(normalize_database_url(PG_URL), connect_args={"connect_timeout": 3})
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        if create:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+
+
+def on_sqlite_and_postgres(run: Callable[[str, str | None], bool], schema: str) -> bool:
+    """`run(label, database_url)` on a fresh SQLite file (url None), then, when PostgreSQL answers at
+    SHOPPER_BENCH_PG_URL, in a schema made for this run and dropped afterwards. True when every run passed."""
+    ok = run("SQLite (fresh file, migrated)", None)
+    try:
+        _drop_and_create(schema, create=True)
+    except Exception as e:  # any failure to connect means: no PostgreSQL here
+        print(f"\n== PostgreSQL: skipped ({type(e).__name__}: {str(e).splitlines()[0]})")
+        return ok
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        return run(f"PostgreSQL (schema {schema})", f"{PG_URL}{separator}options=-csearch_path%3D{schema}") and ok
+    finally:
+        _drop_and_create(schema, create=False)

@@ -34,7 +34,6 @@ MEASURED_SHARE = 0.6  # of the audits, in the organization whose dashboard is me
 ORGS, SITES_PER_ORG, MEMBERS_PER_ORG = 5, 8, 12
 RUNS, TARGET_MS = 15, 300
 SCHEMA = "shopper_bench_dashboard"
-PG_URL = os.environ.get("SHOPPER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 KINDS = (
@@ -377,44 +376,8 @@ def run(label: str, database_url: str | None) -> bool:
     return same and timings["default"] <= TARGET_MS
 
 
-def postgres_url() -> str | None:
-    """A URL whose connections use a schema made for this run, or None when PostgreSQL does not answer."""
-    from sqlalchemy import create_engine, text
-
-    from shopper.database import normalize_database_url
-
-    try:
-        admin = create_engine(normalize_database_url(PG_URL), connect_args={"connect_timeout": 3})
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        admin.dispose()
-    except Exception as e:  # any failure to connect means: no PostgreSQL here
-        print(f"\n== PostgreSQL: skipped ({type(e).__name__}: {str(e).splitlines()[0]})")
-        return None
-    separator = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}"
-
-
-def drop_schema() -> None:
-    from sqlalchemy import create_engine, text
-
-    from shopper.database import normalize_database_url
-
-    admin = create_engine(normalize_database_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
-
-
 def main() -> int:
-    ok = run("SQLite (fresh file, migrated)", None)
-    url = postgres_url()
-    if url:
-        try:
-            ok = run(f"PostgreSQL (schema {SCHEMA})", url) and ok
-        finally:
-            drop_schema()
+    ok = _measure.on_sqlite_and_postgres(run, SCHEMA)
     print(
         f"\nmedian of {RUNS} renders each; target <= {TARGET_MS} ms (last 12 months) and a fixed query count",
         flush=True,

@@ -53,7 +53,6 @@ RUNS = 15
 TARGETS = {"portfolio": 300, "benchmark": 300, "client dashboard": 400}
 LIBRARY_SLUG = "be-your-customer"
 SCHEMA = "shopper_bench_portfolio"
-PG_URL = os.environ.get("SHOPPER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime.now(UTC).replace(microsecond=0)
 PROFILE = "--profile" in sys.argv[1:]
 
@@ -474,44 +473,8 @@ def run(label: str, database_url: str | None) -> bool:
     return ok
 
 
-def postgres_url() -> str | None:
-    """A URL whose connections use a schema made for this run, or None when PostgreSQL does not answer."""
-    from sqlalchemy import create_engine, text
-
-    from shopper.database import normalize_database_url
-
-    try:
-        admin = create_engine(normalize_database_url(PG_URL), connect_args={"connect_timeout": 3})
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        admin.dispose()
-    except Exception as e:  # any failure to connect means: no PostgreSQL here
-        print(f"\n== PostgreSQL: skipped ({type(e).__name__}: {str(e).splitlines()[0]})")
-        return None
-    separator = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{separator}options=-csearch_path%3D{SCHEMA}"
-
-
-def drop_schema() -> None:
-    from sqlalchemy import create_engine, text
-
-    from shopper.database import normalize_database_url
-
-    admin = create_engine(normalize_database_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
-
-
 def main() -> int:
-    ok = run("SQLite (fresh file, migrated)", None)
-    url = postgres_url()
-    if url:
-        try:
-            ok = run(f"PostgreSQL (schema {SCHEMA})", url) and ok
-        finally:
-            drop_schema()
+    ok = _measure.on_sqlite_and_postgres(run, SCHEMA)
     targets = ", ".join(f"{name} <= {ms} ms" for name, ms in TARGETS.items())
     print(f"\nmedian of {RUNS} requests each; targets: {targets}, and a fixed query count", flush=True)
     return 0 if ok else 1
