@@ -71,6 +71,22 @@ def test_own_membership_wins_over_a_link(ctx, make, firm):
     assert access.role_enum == Role.AUDITOR and not access.is_consultant
 
 
+def test_a_consultant_costs_one_query_more_than_a_member_and_nothing_more_for_the_page(ctx, make, firm, count_queries):
+    def resolve(user):
+        db.session.rollback()
+        db.session.expunge_all()
+        with count_queries() as queries:
+            access = access_for(user.id, firm["client"].slug)
+            names = (access.org.name, access.consultancy.name if access.consultancy else None)
+        return queries.count, names
+
+    member_queries, member_names = resolve(firm["client_owner"])
+    consultant_queries, consultant_names = resolve(firm["manager"])
+    assert member_names == ("Harbour Physio", None)
+    assert consultant_names == ("Harbour Physio", "Clear Line Consulting")
+    assert consultant_queries == member_queries + 1  # the link, with both organizations, after the membership
+
+
 def test_a_revoked_link_gives_nothing(ctx, make, firm):
     link = db.session.get(ClientLink, firm["link"].id)
     link.revoked_at = utcnow()

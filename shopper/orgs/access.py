@@ -19,7 +19,7 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select, select, union
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from shopper.accounts.models import User
 from shopper.errors import wants_json
@@ -49,7 +49,7 @@ class Access:
 def org_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
     bp = Blueprint(name, import_name, url_prefix="/o/<org_slug>" + url_prefix)
     bp.url_value_preprocessor(_pull_org_slug)
-    bp.before_request(_load_membership)
+    bp.before_request(_load_access)
     bp.app_url_defaults(_push_org_slug)
     return bp
 
@@ -66,7 +66,7 @@ def _push_org_slug(endpoint, values) -> None:
         values["org_slug"] = g.org.slug
 
 
-def _load_membership():
+def _load_access():
     if not current_user.is_authenticated:
         if wants_json():  # the phone's sync keeps its queue and asks the person to sign in again
             abort(401)
@@ -85,7 +85,10 @@ def access_for(user_id: int, org_slug: str | None) -> Access | None:
     if not org_slug:
         return None
     membership = db.session.scalar(
-        select(Membership).join(Membership.org).where(Organization.slug == org_slug, Membership.user_id == user_id)
+        select(Membership)
+        .join(Membership.org)
+        .where(Organization.slug == org_slug, Membership.user_id == user_id)
+        .options(contains_eager(Membership.org))
     )
     if membership is not None:
         return Access(membership.org, user_id, membership.role_enum)
@@ -95,6 +98,7 @@ def access_for(user_id: int, org_slug: str | None) -> Access | None:
         .join(client, client.id == ClientLink.client_id)
         .join(Membership, Membership.org_id == ClientLink.consultancy_id)
         .where(client.slug == org_slug, Membership.user_id == user_id, ClientLink.revoked_at.is_(None))
+        .options(contains_eager(ClientLink.client.of_type(client)), joinedload(ClientLink.consultancy))
     ).all()
     best: Access | None = None
     for link, consultancy_role in rows:
