@@ -211,9 +211,10 @@ def test_only_an_owner_of_the_chosen_business_can_accept(client, login, make, fi
     login(manager)
     page = client.get(f"/serve/{token}")
     assert b"Only an owner of a business can accept" in page.data
-    assert client.post(f"/serve/{token}", data={"client_id": firm["stranger"].id}).status_code == 400
+    assert client.post(f"/serve/{token}", data={"client_id": firm["stranger"].id}).status_code == 403
     login(firm["client_owner"])  # owns Harbour Physio (already a client), not Corner Bakery
-    assert client.post(f"/serve/{token}", data={"client_id": firm["stranger"].id}).status_code == 400
+    refused = client.post(f"/serve/{token}", data={"client_id": firm["stranger"].id})
+    assert refused.status_code == 403 and b"Choose one of the businesses you own" in refused.data
     assert make.find(ClientLink, consultancy_id=firm["consultancy"].id, client_id=firm["stranger"].id) is None
     with pytest.raises(Forbidden), client.application.app_context():
         invite = service.find_client_invite(token, utcnow())

@@ -431,7 +431,9 @@ def test_only_an_owner_of_the_chosen_business_accepts_an_offer(app, client, logi
 
     for who in (target_manager, other_owner):
         login(who)
-        assert status(client, f"/serve/{token}", "POST", data={"client_id": target.id}) == 400
+        assert (
+            status(client, f"/serve/{token}", "POST", data={"client_id": target.id}) == 403
+        )  # not an owner of it: refused, with the reason
         assert make.find(ClientLink, consultancy_id=firm["consultancy"].id, client_id=target.id) is None
     login(firm["owner"])
     assert status(client, f"/o/{target.slug}/") == 404

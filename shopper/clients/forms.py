@@ -40,7 +40,10 @@ class LinkRoleForm(FlaskForm):
 
 
 class AcceptClientForm(FlaskForm):
-    client_id = SelectField("Your business", coerce=int, validators=[DataRequired("Choose your business.")])
+    #: any id passes here: accepting refuses a business the person does not own, saying so
+    client_id = SelectField(
+        "Your business", coerce=int, validators=[DataRequired("Choose your business.")], validate_choice=False
+    )
 
 
 class BulkAuditForm(FlaskForm):
