@@ -264,6 +264,15 @@ def test_the_portfolio_lists_clients_lowest_latest_score_first_with_their_figure
     assert "style=" not in html
 
 
+def test_the_portfolio_scores_only_audits_on_the_consultancys_checklists(client, login, make, world):
+    calm = world.client("Calm Clinic", front=50, billing=50)
+    own = make.checklist(calm, by=calm.owner, definition=journey(*TOUCHPOINTS))
+    make.submitted_audit(calm, calm.owner, answers(front=90, billing=90), checklist=own)  # its own journey, later
+    login(world.consultant)
+    row = page(client, f"{world.base}/").split("Calm Clinic", 1)[1]
+    assert "<strong>50%</strong>" in row and "first audit" in row and "90%" not in row
+
+
 def test_with_no_client_yet_the_portfolio_says_how_to_add_one(client, login, make, world):
     make.checklist(world.consultancy, by=world.consultant)  # published, not shared: not listed
     login(world.consultant)

@@ -294,8 +294,10 @@ def _sort_key(line: ClientLine):
     return (0, line.figures.latest, line.name.lower(), line.id)
 
 
-def _latest_scores(client_ids: list[int]) -> dict[int, list[tuple[float | None, datetime]]]:
-    """Client id -> (score, submitted at) of its TREND_LENGTH latest submitted audits, newest first."""
+def _latest_scores(consultancy_id: int, client_ids: list[int]) -> dict[int, list[tuple[float | None, datetime]]]:
+    """Client id -> (score, submitted at) of its TREND_LENGTH latest submitted audits on the consultancy's
+    checklists, newest first. A client's audits on its own checklists stay out: a trend that went from one
+    journey to another would compare unlike things."""
     ranked = (
         select(
             Audit.org_id,
@@ -305,7 +307,11 @@ def _latest_scores(client_ids: list[int]) -> dict[int, list[tuple[float | None, 
             .over(partition_by=Audit.org_id, order_by=(Audit.submitted_at.desc(), Audit.id.desc()))
             .label("rank"),
         )
-        .where(Audit.org_id.in_(client_ids), Audit.status == AuditStatus.SUBMITTED)
+        .where(
+            Audit.org_id.in_(client_ids),
+            Audit.status == AuditStatus.SUBMITTED,
+            Audit.checklist_id.in_(select(Checklist.id).where(Checklist.org_id == consultancy_id)),
+        )
         .subquery()
     )
     found: dict[int, list[tuple[float | None, datetime]]] = {}
@@ -337,7 +343,7 @@ def portfolio_clients(consultancy_id: int, user_id: int, today: date) -> list[Cl
     links = _active_links(consultancy_id)
     roles = roles_in(user_id, [org.id for org, _ in links])
     visible = sorted(org.id for org, _ in links if roles.get(org.id) and roles[org.id].at_least(Role.MANAGER))
-    scores = _latest_scores(visible) if visible else {}
+    scores = _latest_scores(consultancy_id, visible) if visible else {}
     actions = _action_counts(visible, today) if visible else {}
     lines = []
     for org, link_role in links:
