@@ -120,3 +120,21 @@ def on_sqlite_and_postgres(run: Callable[[str, str | None], bool], schema: str) 
         return run(f"PostgreSQL (schema {schema})", f"{PG_URL}{separator}options=-csearch_path%3D{schema}") and ok
     finally:
         _drop_and_create(schema, create=False)
+
+
+def migrated_app(prefix: str, database_url: str | None):
+    """A Shopper app with its own instance folder, migrated to the head revision: on `database_url`, or on a new
+    SQLite file in that folder. Returns (app, instance folder)."""
+    import tempfile
+
+    from flask_migrate import upgrade
+
+    from shopper import create_app
+
+    instance = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["SHOPPER_INSTANCE_PATH"] = str(instance)
+    url = database_url or f"sqlite:///{instance / 'bench.sqlite3'}"
+    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": url})
+    with app.app_context():
+        upgrade()
+    return app, instance

@@ -19,13 +19,10 @@ the data size. The two-year view is printed for information: it aggregates twice
 
 from __future__ import annotations
 
-import os
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import _measure  # puts the repository root on sys.path, so it comes before the project's imports
 
@@ -317,17 +314,9 @@ def count_queries(app, call) -> int:
 
 
 def run(label: str, database_url: str | None) -> bool:
-    from flask_migrate import upgrade
-
-    from shopper import create_app
     from shopper.extensions import db
 
-    instance = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-    os.environ["SHOPPER_INSTANCE_PATH"] = str(instance)
-    config = {"SECRET_KEY": "bench", "DATABASE_URL": database_url or f"sqlite:///{instance / 'bench.sqlite3'}"}
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
+    app, _ = _measure.migrated_app("bench-dashboard-", database_url)
     data = Data(app)
     world = data.setup()
     org = world["orgs"][0]

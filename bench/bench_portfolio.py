@@ -37,10 +37,8 @@ import pstats
 import random
 import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import _measure  # puts the repository root on sys.path, so it comes before the project's imports
 from bench_dashboard import count_queries, signed_in_client
@@ -372,18 +370,10 @@ def load() -> str:
 
 
 def run(label: str, database_url: str | None) -> bool:
-    from flask_migrate import upgrade
-
-    from shopper import create_app
     from shopper.extensions import db
     from shopper.orgs.models import LinkRole
 
-    instance = Path(tempfile.mkdtemp(prefix="bench-portfolio-"))
-    os.environ["SHOPPER_INSTANCE_PATH"] = str(instance)
-    config = {"SECRET_KEY": "bench", "DATABASE_URL": database_url or f"sqlite:///{instance / 'bench.sqlite3'}"}
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
+    app, instance = _measure.migrated_app("bench-portfolio-", database_url)
     data = Data(app)
     world = data.setup()
     consultant = signed_in_client(app, world["owner"])
