@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         errors,
         models,  # noqa: F401  (registers every model with the metadata)
         security,
+        text,
     )
     from shopper.accounts import views as accounts_views
     from shopper.actions import cli as actions_cli
@@ -49,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(resource_dir("templates")),
         static_folder=str(resource_dir("static")),
     )
+    text.init_app(app)  # before any route is added: it sets the URL converters
     load_config(app, test_config)
 
     db.init_app(app)

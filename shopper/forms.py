@@ -1,13 +1,32 @@
-"""Validators and fields shared by every feature's forms."""
+"""The base form, and the validators and fields shared by every feature's forms."""
 
 from __future__ import annotations
 
 import re
 
-from wtforms import StringField
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from shopper.text import clean_line
+
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+class Form(FlaskForm):
+    """Every form of the app. A one-line text field (a StringField that is neither a text area nor a password) is
+    cleaned as one line and stripped, so a line break or a control character never reaches a name, a title or a
+    mail header. (Request values are already cleaned of what cannot be stored: see shopper/text.py.)"""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field_class = unbound_field.field_class
+            one_line = issubclass(field_class, StringField) and not issubclass(
+                field_class, TextAreaField | PasswordField
+            )
+            if one_line:
+                options["filters"] = [clean_line, *options.get("filters", ()), *unbound_field.kwargs.get("filters", ())]
+            return unbound_field.bind(form=form, **options)
 
 
 def email_address(form, field) -> None:

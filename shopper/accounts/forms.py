@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from shopper.forms import EmailField, NameField
+from shopper.forms import EmailField, Form, NameField
 from shopper.orgs.models import OrgKind
 
 NEW_PASSWORD_KW = {"autocomplete": "new-password"}
@@ -19,7 +18,7 @@ def new_password_field(label: str = "Password") -> PasswordField:
     )
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(Form):
     name = NameField("Your name")
     email = EmailField()
     password = new_password_field()
@@ -35,7 +34,7 @@ class SignUpForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField()
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password.")], render_kw={"autocomplete": "current-password"}
@@ -43,7 +42,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in on this device")
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     current = PasswordField(
         "Current password",
         validators=[DataRequired("Enter your current password.")],
@@ -57,7 +56,7 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class NewMemberForm(FlaskForm):
+class NewMemberForm(Form):
     """Accepting an invite without an account: the account is made on the spot."""
 
     name = NameField("Your name")

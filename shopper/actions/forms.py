@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from shopper.actions.models import STATUS_LABELS, Priority
-from shopper.forms import strip
+from shopper.forms import Form, strip
 
 PRIORITIES = [SelectChoice(p.value, p.label) for p in Priority]
 
@@ -22,7 +21,7 @@ def optional_id(value) -> int | None:
     return int(value) if str(value).isdigit() else -1
 
 
-class AssignFields(FlaskForm):
+class AssignFields(Form):
     assignee_id = SelectField("Who is responsible", coerce=optional_id, validate_choice=False)
     due_on = StringField("Due by", filters=[strip], render_kw={"type": "date"})
     priority = SelectField("Priority", choices=PRIORITIES, default=Priority.NORMAL, validate_choice=False)
@@ -33,7 +32,7 @@ class ActionForm(AssignFields):
     detail = TextAreaField("Detail", filters=[strip], validators=[Length(max=5000)])
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = SelectField("Move to", validate_choice=False)
     note = TextAreaField(
         "Note",
@@ -43,7 +42,7 @@ class StatusForm(FlaskForm):
     photo = FileField("After photo (optional, with done)", render_kw={"accept": "image/*"})
 
 
-class AgainForm(FlaskForm):
+class AgainForm(Form):
     auditor_id = SelectField("Who walks it", coerce=optional_id, validate_choice=False)
 
 

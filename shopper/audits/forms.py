@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from shopper.forms import strip
+from shopper.forms import Form, strip
 
 
-class StartAuditForm(FlaskForm):
+class StartAuditForm(Form):
     checklist_id = SelectField(
         "Checklist (the journey to walk)", coerce=int, validators=[DataRequired("Choose a checklist.")]
     )
@@ -22,12 +21,12 @@ class StartAuditForm(FlaskForm):
     due_on = DateField("Due by (optional)", validators=[Optional()])
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(Form):
     #: made when the page is drawn, so a double tap on "Submit" submits once
     op_id = HiddenField(validators=[DataRequired()])
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(Form):
     reason = TextAreaField(
         "Why reopen it?",
         validators=[DataRequired("Say why: the auditor will see it."), Length(max=5000)],

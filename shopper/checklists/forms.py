@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     RadioField,
@@ -29,7 +28,7 @@ from shopper.checklists.schema import (
     Problem,
 )
 from shopper.checklists.sharing import chosen_client_ids
-from shopper.forms import strip
+from shopper.forms import Form, strip
 
 CHANNEL_LABELS = {
     "website": "Website",
@@ -98,7 +97,7 @@ def _choices(values: tuple[str, ...], labels: dict[str, str]) -> list[SelectChoi
     return [SelectChoice(value, labels[value]) for value in values]
 
 
-class EditorForm(FlaskForm):
+class EditorForm(Form):
     #: where a problem's field name (the first part of its path after the element) is shown, when not the same
     FIELD_FOR: dict[str, str] = {}
 
@@ -322,11 +321,11 @@ class ItemForm(EditorForm):
         return self[name].data
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")])
 
 
-class SharingForm(FlaskForm):
+class SharingForm(Form):
     """Which of a consultancy's clients run one of its checklists."""
 
     shared_with = RadioField(

@@ -6,7 +6,6 @@ import re
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
@@ -17,7 +16,7 @@ from shopper.checklists.forms import SharingForm
 from shopper.checklists.models import Checklist
 from shopper.checklists.schema import DefinitionError
 from shopper.extensions import db
-from shopper.forms import NameField, strip
+from shopper.forms import Form, NameField, strip
 from shopper.orgs.access import current_org, get_or_404, org_blueprint, require_role, scoped
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Role
@@ -26,12 +25,12 @@ from shopper.timeutil import utcnow
 bp = org_blueprint("checklists", __name__, "/checklists")
 
 
-class NewChecklistForm(FlaskForm):
+class NewChecklistForm(Form):
     title = NameField("Title", max_length=200)
     description = TextAreaField("What is this journey for? (optional)", validators=[Length(max=2000)], filters=[strip])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField("Checklist file (.json or .csv, at most 2 MB)", validators=[FileRequired("Choose a file.")])
     title = StringField(
         "Title (needed for a CSV file; replaces the title of a JSON file)",

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput
 
-from shopper.forms import EmailField, NameField, strip
+from shopper.forms import EmailField, Form, NameField, strip
 from shopper.orgs.models import LinkRole
 
 LINK_ROLE_DESCRIPTIONS = {
@@ -15,7 +14,7 @@ LINK_ROLE_DESCRIPTIONS = {
 LINK_ROLE_CHOICES = [SelectChoice(role.value, text) for role, text in LINK_ROLE_DESCRIPTIONS.items()]
 
 
-class NewClientForm(FlaskForm):
+class NewClientForm(Form):
     name = NameField("The business's name")
     site_name = StringField(
         "Its first site (optional: a shop, an office, a branch)",
@@ -24,29 +23,29 @@ class NewClientForm(FlaskForm):
     )
 
 
-class OwnerInviteForm(FlaskForm):
+class OwnerInviteForm(Form):
     email = EmailField("The owner's email (optional: if given, only they can accept)", required=False)
 
 
-class ClientInviteForm(FlaskForm):
+class ClientInviteForm(Form):
     role = RadioField(
         "What your consultancy may do there", choices=LINK_ROLE_CHOICES, default=LinkRole.CONSULTANT_MANAGER
     )
     email = EmailField("The owner's email (optional: if given, only they can accept)", required=False)
 
 
-class LinkRoleForm(FlaskForm):
+class LinkRoleForm(Form):
     role = SelectField("Access", choices=[SelectChoice(role.value, role.label) for role in LinkRole])
 
 
-class AcceptClientForm(FlaskForm):
+class AcceptClientForm(Form):
     #: any id passes here: accepting refuses a business the person does not own, saying so
     client_id = SelectField(
         "Your business", coerce=int, validators=[DataRequired("Choose your business.")], validate_choice=False
     )
 
 
-class BulkAuditForm(FlaskForm):
+class BulkAuditForm(Form):
     checklist_id = SelectField("Checklist", coerce=int, validators=[DataRequired("Choose a checklist.")])
     client_ids = SelectMultipleField(
         "Clients", coerce=int, option_widget=CheckboxInput(), validators=[DataRequired("Choose at least one client.")]

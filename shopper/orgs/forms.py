@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
-from shopper.forms import EmailField, NameField, strip
+from shopper.forms import EmailField, Form, NameField, strip
 from shopper.orgs.models import Role
 
 ROLE_DESCRIPTIONS = {
@@ -14,7 +13,7 @@ ROLE_DESCRIPTIONS = {
 }
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     role = SelectField(
         "Role",
         choices=[SelectChoice(role.value, text) for role, text in ROLE_DESCRIPTIONS.items()],
@@ -23,16 +22,16 @@ class InviteForm(FlaskForm):
     email = EmailField("Their email (optional: if given, only they can accept)", required=False)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=[SelectChoice(role.value, role.label) for role in Role])
 
 
-class SiteForm(FlaskForm):
+class SiteForm(Form):
     name = NameField("Name")
     address = StringField(
         "Address (optional)", validators=[Length(max=300, message="Use at most 300 characters.")], filters=[strip]
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that changes something: carries only the CSRF token."""

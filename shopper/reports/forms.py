@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from shopper.forms import NameField, strip
+from shopper.forms import Form, NameField, strip
 from shopper.reports.share import DEFAULT_LIFETIME_DAYS, MAX_LIFETIME_DAYS
 
 
@@ -18,7 +17,7 @@ def _text(label: str, max_length: int, description: str = "") -> StringField:
     )
 
 
-class BrandForm(FlaskForm):
+class BrandForm(Form):
     display_name = NameField("Name on reports", required=False)
     primary_color = _text(
         "Primary colour",
@@ -49,7 +48,7 @@ class BrandForm(FlaskForm):
     )
 
 
-class ShareForm(FlaskForm):
+class ShareForm(Form):
     days = IntegerField(
         "Link works for (days)",
         default=DEFAULT_LIFETIME_DAYS,
