@@ -280,12 +280,14 @@ class Data:
 
 
 def signed_in_client(app, user_id: int):
+    from shopper.accounts import sessions
     from shopper.accounts.models import User
     from shopper.extensions import db
+    from shopper.timeutil import utcnow
 
     with app.app_context():
-        user = db.session.get(User, user_id)
-        session_id = user.get_id()
+        session_id = sessions.start(db.session.get(User, user_id), now=utcnow())
+        db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = session_id

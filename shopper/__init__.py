@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper import (
         cli,
         errors,
+        jobs,
         models,  # noqa: F401  (registers every model with the metadata)
         security,
         text,
@@ -69,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     security.init_app(app)
     errors.init_app(app)
+    jobs.init_app(app)
     app.register_blueprint(home_views.bp)
     app.register_blueprint(pwa_views.bp)
     pwa_views.init_app(app)

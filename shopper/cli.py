@@ -23,10 +23,44 @@ from shopper.timeutil import utcnow
 
 
 def init_app(app: Flask) -> None:
+    app.cli.add_command(jobs_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(checklist_group)
     app.cli.add_command(report_group)
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """The job queue: report PDFs, the ZIP of reports, mail and reminders."""
+
+
+@jobs_group.command("run")
+@click.option("--workers", type=int, help="Worker threads (default: the JOBS_WORKERS setting).")
+@click.option("--once", is_flag=True, help="Run what is queued now, then stop (no schedule).")
+@with_appcontext
+def jobs_run(workers: int | None, once: bool) -> None:
+    """Run the job consumer: it works through the queue and runs the daily reminders. Keep it running next to the
+    web server (`make run` does)."""
+    from shopper import jobs
+
+    if once:
+        click.echo(f"Ran {jobs.run_pending()} job(s).")
+        return
+    consumer = jobs.huey.create_consumer(
+        workers=workers or current_app.config["JOBS_WORKERS"], worker_type="thread", periodic=True
+    )
+    consumer.run()
+
+
+@jobs_group.command("status")
+@with_appcontext
+def jobs_status() -> None:
+    """How many jobs wait, and whether a consumer is running."""
+    from shopper import jobs
+
+    click.echo(f"Queued: {jobs.huey.pending_count()}, scheduled: {jobs.huey.scheduled_count()}.")
+    click.echo("A consumer is running." if jobs.consumer_running() else "No consumer has been seen for 3 minutes.")
 
 
 @click.command("demo")

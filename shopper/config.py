@@ -24,14 +24,40 @@ WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: an auditor
 MAX_CONTENT_LENGTH = 25 * 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
 
-# Sign-in throttling: failed attempts within the window, per account and per client address.
+# Sign-in throttling: failed attempts within the window. A browser that signed in to the account before (a known
+# device) is held only to its own failures, so nobody else can lock the owner out of it.
 LOGIN_WINDOW_SECONDS = 15 * 60
-LOGIN_MAX_FAILURES_PER_ACCOUNT = 10
-LOGIN_MAX_FAILURES_PER_IP = 30
+LOGIN_MAX_FAILURES_PER_CLIENT = 10  # one account, from one address or one known browser
+LOGIN_MAX_FAILURES_PER_IP = 30  # one address, whatever the accounts (offices share an address)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = 50  # one account, from browsers that never signed in to it, whatever the address
 PASSWORD_MIN_LENGTH = 10
 
-# Invites
+# Rate limits (Flask-Limiter's notation), per client address unless said otherwise. Each setting is one allowance
+# shared by the pages it covers. Counted in Redis when REDIS_URL is set (shared by every app server), else in each
+# worker's memory.
+RATE_LIMIT_SIGN_IN = "60 per minute"  # the form itself; wrong passwords are throttled per account above
+RATE_LIMIT_SIGN_UP = "10 per hour"
+RATE_LIMIT_MAIL = "5 per hour"  # "forgot password" and "send the confirmation again", per address and per account
+RATE_LIMIT_LINKS = "60 per hour"  # opening invitation, consultancy offer and password reset links
+RATE_LIMIT_INVITING = "50 per hour"  # making invitations, offers and share links, per person
+RATE_LIMIT_SHARED_REPORTS = "600 per minute"  # a shared report and its photos, through a share link
+RATE_LIMIT_API = "1200 per minute"  # the phone's writes, per person: a phone back online replays its whole queue
+RATELIMIT_HEADERS_ENABLED = True
+RATELIMIT_STORAGE_URI = None  # None: REDIS_URL when set, else memory
+
+# Redis, when several app servers share the job queue and the rate limits (redis://host:6379/0).
+REDIS_URL = None
+
+# The job queue (report PDFs, the ZIP of reports, mail, reminders): "auto" is Redis when REDIS_URL is set, else a
+# SQLite file in the instance folder; "sqlite", "redis" or "memory" (one process only: the test suite) force one.
+JOBS_BACKEND = "auto"
+JOBS_WORKERS = 2  # threads of `flask jobs run`; each renders one PDF at a time in its own render process
+
+# Invites, password reset links and email confirmation links
 INVITE_LIFETIME_DAYS = 7
+PASSWORD_RESET_HOURS = 2  # a link the person asked for by mail
+PASSWORD_RESET_BY_OWNER_HOURS = 24  # a link an owner made for a member who gets no mail
+EMAIL_CONFIRMATION_DAYS = 7
 
 # Outgoing mail: off unless MAIL_SERVER is set.
 MAIL_SERVER = None

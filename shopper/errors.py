@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -40,6 +41,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         return error_response(400, "This form has expired or was sent from elsewhere. Reload the page and try again.")
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(error: RateLimitExceeded):
+        return error_response(
+            429, "Too many requests from here in a short time. Please wait a minute and try again: nothing is lost."
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

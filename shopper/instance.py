@@ -18,7 +18,7 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     app.config.from_object("shopper.config")
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("SHOPPER")
-    for name in ("DATABASE_URL", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
     if test_config:
@@ -29,6 +29,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     app.config.setdefault("MEDIA_ROOT", str(instance / "media"))
     url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'shopper.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_or_create_secret_key(instance / SECRET_KEY_FILE)
 

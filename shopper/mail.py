@@ -1,4 +1,9 @@
-"""Outgoing mail, only when MAIL_SERVER is configured. Without it Shopper shows links on screen instead."""
+"""Outgoing mail, only when MAIL_SERVER is configured. Without it Shopper shows links on screen instead.
+
+Mail never goes out inside a request: `send_later` puts it on the job queue, whose consumer sends it and tries
+again a few times when the server is down. Header values are made one line whatever they hold (an action title with
+a line break once stopped every reminder), so no text of a person's can add or split a header.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,30 @@ from email.message import EmailMessage
 
 from flask import current_app
 
+from shopper.jobs import job
+from shopper.text import clean_text
+
+MAIL_RETRIES = 5
+MAIL_RETRY_SECONDS = 60
+
 
 def mail_enabled() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
 
 
+def header(value: str, limit: int = 300) -> str:
+    """A header value on one line, without control characters, of reasonable length."""
+    return " ".join(clean_text(value, single_line=True).split())[:limit]
+
+
 def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a plain-text message. Raises OSError/smtplib.SMTPException when the server refuses or is down."""
+    """Send a plain-text message now. Raises OSError/smtplib.SMTPException when the server refuses or is down."""
     config = current_app.config
     message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
+    message["From"] = header(config["MAIL_FROM"])
+    message["To"] = header(to)
+    message["Subject"] = header(subject)
+    message.set_content(clean_text(body))
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
@@ -28,14 +44,14 @@ def send_mail(to: str, subject: str, body: str) -> None:
         smtp.send_message(message)
 
 
-def try_send(to: str, subject: str, body: str) -> bool | None:
-    """Send when mail is configured: True once sent, False when the server failed (logged; the caller shows the
-    link instead), None when mail is off."""
+@job(retries=MAIL_RETRIES, retry_delay=MAIL_RETRY_SECONDS)
+def deliver(to: str, subject: str, body: str) -> None:
+    send_mail(to, subject, body)
+
+
+def send_later(to: str, subject: str, body: str) -> bool:
+    """Queue a message when mail is configured; False when mail is off (the caller shows the link instead)."""
     if not mail_enabled():
-        return None
-    try:
-        send_mail(to, subject, body)
-    except (OSError, smtplib.SMTPException):
-        current_app.logger.exception("mail to %s failed", to)
         return False
+    deliver(to, subject, body)
     return True

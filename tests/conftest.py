@@ -21,7 +21,10 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
 from shopper import create_app
-from shopper.extensions import db
+from shopper.accounts import sessions
+from shopper.extensions import db, limiter
+from shopper.jobs import huey
+from shopper.timeutil import utcnow
 from tests.factories import Factories
 
 TEST_DATABASE_URL = os.environ.get("SHOPPER_TEST_DATABASE_URL")
@@ -35,6 +38,7 @@ def make_app(instance_path, **overrides) -> Flask:
         "WTF_CSRF_ENABLED": False,
         "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{instance_path / 'test.sqlite3'}",
         "SERVER_NAME": "shopper.test",
+        "JOBS_BACKEND": "memory",
     }
     config.update(overrides)
     return create_app(config)
@@ -90,6 +94,21 @@ def rolled_back(app: Flask):
         connection.close()
 
 
+@pytest.fixture(autouse=True)
+def fresh_limits_and_queue(app) -> None:
+    """Each test starts with no rate limit spent and no job waiting: both live in this process's memory."""
+    limiter.reset()
+    huey.flush()
+
+
+def session_id_for(app: Flask, user) -> str:
+    """What a signed-in browser's session cookie carries for `user`: a device session of its own."""
+    with app.app_context():
+        identifier = sessions.start(db.session.merge(user), now=utcnow())
+        db.session.commit()
+    return identifier
+
+
 @pytest.fixture
 def database(app, tmp_path) -> Iterator[None]:
     """A rolled-back transaction, and a media folder of the test's own (files are not rolled back)."""
@@ -128,8 +147,9 @@ def login(client):
 
     def do(user, on=None):
         target = on or client
+        identifier = session_id_for(target.application, user)
         with target.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = identifier
             session["_fresh"] = True
         return user
 

@@ -18,6 +18,8 @@ class _Handler(socketserver.StreamRequestHandler):
             command = line.decode().strip().upper()
             if command.startswith(("EHLO", "HELO")):
                 self.reply("250 sink")
+            elif command.startswith("RCPT") and any(r.upper() in command for r in self.server.refused):
+                self.reply("550 no such mailbox here")
             elif command.startswith(("MAIL", "RCPT", "RSET", "NOOP")):
                 self.reply("250 ok")
             elif command == "DATA":
@@ -41,6 +43,8 @@ class SmtpSink(socketserver.ThreadingTCPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.messages: list[Message] = []
+        #: addresses whose mail the server refuses (550), as a real server does for a mailbox that is gone
+        self.refused: set[str] = set()
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

@@ -121,23 +121,23 @@ def test_failed_sign_ins_are_throttled_per_address(app, client, make):
 
 
 def test_throttle_window_expires(ctx, make):
-    policy = service.ThrottlePolicy(window=timedelta(minutes=15), max_per_account=3, max_per_ip=100)
+    policy = service.ThrottlePolicy(window=timedelta(minutes=15), max_per_client=3, max_per_ip=100, max_per_account=50)
     user = make.user()
     start = utcnow()
+    here = service.Client("10.0.0.1")
     for n in range(3):
         with pytest.raises(service.BadCredentials):
             service.authenticate(
-                email=user.email, password="nope", ip="10.0.0.1", policy=policy, now=start + timedelta(seconds=n)
+                email=user.email, password="nope", client=here, policy=policy, now=start + timedelta(seconds=n)
             )
     with pytest.raises(service.Throttled) as throttled:
         service.authenticate(
-            email=user.email, password=PASSWORD, ip="10.0.0.1", policy=policy, now=start + timedelta(minutes=5)
+            email=user.email, password=PASSWORD, client=here, policy=policy, now=start + timedelta(minutes=5)
         )
     assert throttled.value.retry_after == 10 * 60
     later = start + timedelta(minutes=15, seconds=1)
-    assert (
-        service.authenticate(email=user.email, password=PASSWORD, ip="10.0.0.1", policy=policy, now=later).id == user.id
-    )
+    back = service.authenticate(email=user.email, password=PASSWORD, client=here, policy=policy, now=later)
+    assert back.id == user.id
 
 
 def test_password_change_signs_out_other_sessions(app, client, make):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from shopper.accounts import sessions
 from shopper.accounts.models import User
 from shopper.audits.models import Audit
 from shopper.checklists.builtin import BUILTIN_SLUGS
@@ -62,7 +63,8 @@ def world(app, tmp_path_factory):
                 for slug in BUILTIN_SLUGS:
                     checklist = copy_from_library(org.id, owner.id, slug, utcnow())
                     ids[slug] = walk_and_submit(org.id, owner.id, checklist.id, site.id, str(media))
-                owner_id = owner.get_id()
+                owner_id = sessions.start(owner, now=utcnow())
+                db.session.commit()
             client = app.test_client()
             with client.session_transaction() as session:
                 session["_user_id"] = owner_id

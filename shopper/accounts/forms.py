@@ -62,3 +62,16 @@ class NewMemberForm(Form):
     name = NameField("Your name")
     email = EmailField()
     password = new_password_field()
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField()
+
+
+class ResetPasswordForm(Form):
+    new = new_password_field("New password")
+    confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired("Repeat the new password."), EqualTo("new", "The two new passwords differ.")],
+        render_kw=NEW_PASSWORD_KW,
+    )

@@ -1,4 +1,14 @@
-"""Accounts: sign-up, sign-in with throttling, password change. Plain functions, no request objects."""
+"""Accounts: sign-up, sign-in with throttling, new passwords (changed, or reset with a link), email confirmation.
+Plain functions, no request objects.
+
+Throttling never lets a stranger lock the owner out. Failed sign-ins are counted three ways over a window:
+- per account and client: from one address, or from one known browser (one whose device cookie signed in to the
+  account before; see accounts/sessions.py);
+- per address, across accounts (an attacker trying many accounts from one place);
+- per account from browsers it does not know, across addresses (a spread-out guessing attack).
+A known browser is held only to its own failures, so ten wrong passwords from anyone else never keep the real owner
+out of their own phone; a new browser is held to all three.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +16,25 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 
-from shopper.accounts.models import LoginAttempt, User
+from shopper.accounts import sessions
+from shopper.accounts.models import LoginAttempt, PasswordReset, User
 from shopper.accounts.passwords import hash_password, password_problem, verify_password
 from shopper.extensions import db
-from shopper.orgs.models import Organization
+from shopper.links import LinkRefused, claim, find_link, hash_token, new_token
+from shopper.orgs.models import Membership, Organization, Role
+from shopper.orgs.security_log import Event, record, record_for_member
 from shopper.orgs.service import create_organization
+
+VERIFY_SALT = "shopper-verify-email"
 
 
 class AccountError(ValueError):
     """A refusal whose message is shown to the person as is."""
+
+    status = 400
 
 
 class EmailTaken(AccountError):
@@ -29,6 +47,10 @@ class BadCredentials(AccountError):
 
 class WrongPassword(AccountError):
     pass
+
+
+class ResetRefused(AccountError):
+    status = 403
 
 
 @dataclass
@@ -45,8 +67,21 @@ class Throttled(Exception):
 @dataclass(frozen=True)
 class ThrottlePolicy:
     window: timedelta
-    max_per_account: int
+    #: failures on one account from one address, or from one known browser
+    max_per_client: int
+    #: failures from one address, whatever the accounts
     max_per_ip: int
+    #: failures on one account from browsers that never signed in to it, whatever the addresses
+    max_per_account: int
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a sign-in comes from."""
+
+    ip: str
+    device_token: str | None = None
+    user_agent: str = ""
 
 
 def normalize_email(email: str) -> str:
@@ -85,11 +120,13 @@ def sign_up(
     return user, org
 
 
-def _retry_after(column, value: str, limit: int, policy: ThrottlePolicy, now: datetime) -> int | None:
-    since = now - policy.window
+# Signing in ---------------------------------------------------------------------------------------------------
+
+
+def _retry_after(criteria, limit: int, policy: ThrottlePolicy, now: datetime) -> int | None:
     count, oldest = db.session.execute(
         select(func.count(), func.min(LoginAttempt.attempted_at)).where(
-            column == value, LoginAttempt.attempted_at > since
+            *criteria, LoginAttempt.attempted_at > now - policy.window
         )
     ).one()
     if count < limit:
@@ -98,31 +135,213 @@ def _retry_after(column, value: str, limit: int, policy: ThrottlePolicy, now: da
     return max(1, math.ceil((oldest + policy.window - now).total_seconds()))
 
 
-def authenticate(*, email: str, password: str, ip: str, policy: ThrottlePolicy, now: datetime) -> User:
+def _waits(email: str, client: Client, device: str | None, policy: ThrottlePolicy, now: datetime) -> list[int]:
+    if device is not None:
+        checks = [((LoginAttempt.email == email, LoginAttempt.known_device == device), policy.max_per_client)]
+    else:
+        unknown = LoginAttempt.known_device.is_(None)
+        checks = [
+            ((LoginAttempt.email == email, LoginAttempt.ip == client.ip, unknown), policy.max_per_client),
+            ((LoginAttempt.ip == client.ip, unknown), policy.max_per_ip),
+            ((LoginAttempt.email == email, unknown), policy.max_per_account),
+        ]
+    waits = (_retry_after(criteria, limit, policy, now) for criteria, limit in checks)
+    return [wait for wait in waits if wait is not None]
+
+
+def authenticate(*, email: str, password: str, client: Client, policy: ThrottlePolicy, now: datetime) -> User:
     """The user for these credentials. Raises Throttled or BadCredentials; failures are recorded and committed."""
-    email = normalize_email(email)
-    waits = [
-        _retry_after(LoginAttempt.email, email, policy.max_per_account, policy, now),
-        _retry_after(LoginAttempt.ip, ip, policy.max_per_ip, policy, now),
-    ]
-    waits = [w for w in waits if w is not None]
+    email = normalize_email(email)[:254]
+    ip = client.ip[:64]
+    device = sessions.known_device(email, client.device_token)
+    waits = _waits(email, Client(ip, client.device_token), device, policy, now)
     if waits:
         raise Throttled(max(waits))
     user = find_user(email)
     if user is None or not verify_password(user.password_hash, password):
         db.session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - policy.window))
-        db.session.add(LoginAttempt(email=email[:254], ip=ip[:64], attempted_at=now))
+        db.session.add(LoginAttempt(email=email, ip=ip, known_device=device, attempted_at=now))
         db.session.commit()
         raise BadCredentials("That email and password do not match an account.")
+    # The client proved itself: its own earlier failures no longer count against it.
+    own = (
+        LoginAttempt.known_device == device if device else (LoginAttempt.ip == ip) & LoginAttempt.known_device.is_(None)
+    )
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email, own))
     return user
 
 
-def change_password(user: User, *, current: str, new: str, min_length: int) -> None:
+def sign_in(user: User, client: Client, now: datetime) -> str:
+    """Open a device session for an authenticated user and log the sign-in. Commits; returns the session id."""
+    identifier = sessions.start(
+        user, now=now, device_token=client.device_token, user_agent=client.user_agent, ip=client.ip
+    )
+    record_for_member(user.id, Event.SIGNED_IN, detail=device_words(client.user_agent), ip=client.ip, at=now)
+    db.session.commit()
+    return identifier
+
+
+def device_words(user_agent: str) -> str:
+    """A browser as a person would name it: "Chrome on Android"."""
+    agent = user_agent.lower()
+    browser = next(
+        (
+            name
+            for key, name in (("edg/", "Edge"), ("firefox", "Firefox"), ("chrome", "Chrome"), ("safari", "Safari"))
+            if key in agent
+        ),
+        "A browser",
+    )
+    system = next(
+        (
+            name
+            for key, name in (
+                ("android", "Android"),
+                ("iphone", "iPhone"),
+                ("ipad", "iPad"),
+                ("windows", "Windows"),
+                ("mac os", "a Mac"),
+                ("linux", "Linux"),
+            )
+            if key in agent
+        ),
+        "",
+    )
+    return f"{browser} on {system}" if system else browser
+
+
+def sign_out(user: User, now: datetime) -> None:
+    sessions.end(user, now)
+    db.session.commit()
+
+
+def sign_out_everywhere(user: User, now: datetime) -> None:
+    sessions.end_everywhere(user, now)
+    record_for_member(user.id, Event.SIGNED_OUT_EVERYWHERE, at=now)
+    db.session.commit()
+
+
+# New passwords ------------------------------------------------------------------------------------------------
+
+
+def change_password(user: User, *, current: str, new: str, min_length: int, now: datetime) -> None:
+    """A new password, chosen by the person who knows the old one. Every other device is signed out."""
     if not verify_password(user.password_hash, current):
         raise WrongPassword("Your current password is not right.")
     problem = password_problem(new, min_length=min_length, email=user.email)
     if problem:
         raise AccountError(problem)
     user.password_hash = hash_password(new)
-    user.session_version += 1
+    sessions.end_everywhere(user, now, keep_this_device=True)
+    record_for_member(user.id, Event.PASSWORD_CHANGED, at=now)
     db.session.commit()
+
+
+@dataclass(frozen=True)
+class NewReset:
+    reset: PasswordReset
+    token: str  # shown once, in the link
+
+
+def request_reset(email: str, now: datetime, lifetime: timedelta) -> NewReset | None:
+    """A reset link for the account with this address, to be mailed to it; None when there is no such account (the
+    page says the same either way, so it reveals nobody's address). Earlier unused links of the account end."""
+    user = find_user(email)
+    if user is None:
+        return None
+    new = _new_reset(user, by_id=None, now=now, lifetime=lifetime)
+    db.session.commit()
+    return new
+
+
+def _new_reset(user: User, *, by_id: int | None, now: datetime, lifetime: timedelta) -> NewReset:
+    db.session.execute(
+        PasswordReset.__table__.update()
+        .where(
+            PasswordReset.user_id == user.id,
+            PasswordReset.accepted_at.is_(None),
+            PasswordReset.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    token = new_token()
+    reset = PasswordReset(
+        user_id=user.id,
+        email=user.email,
+        token_hash=hash_token(token),
+        created_by_id=by_id,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.session.add(reset)
+    db.session.flush()
+    return NewReset(reset, token)
+
+
+def reset_link_for_member(actor_id: int, org: Organization, member: Membership, now: datetime, lifetime: timedelta):
+    """An owner's reset link for a member who cannot get mail. Only for people whose every membership is in this
+    organization and below owner: a link for someone who also belongs elsewhere would let this owner into another
+    business's account."""
+    if member.user_id == actor_id:
+        raise ResetRefused("Change your own password from your account page.")
+    if member.role_enum == Role.OWNER:
+        raise ResetRefused("An owner resets their password themselves, with the link we mail them.")
+    elsewhere = db.session.scalar(
+        select(func.count()).where(Membership.user_id == member.user_id, Membership.org_id != org.id)
+    )
+    if elsewhere:
+        raise ResetRefused(
+            f"{member.user.name} also belongs to another organization, so only they can reset their password, "
+            "with the link we mail them."
+        )
+    new = _new_reset(member.user, by_id=actor_id, now=now, lifetime=lifetime)
+    record(org.id, Event.RESET_LINK_MADE, actor_id=actor_id, subject_id=member.user_id, at=now)
+    db.session.commit()
+    return new
+
+
+def find_reset(token: str, now: datetime) -> PasswordReset:
+    """Raises LinkRefused when the link cannot be used."""
+    return find_link(PasswordReset, token, now, noun="link", ask="Ask for a new one from the sign-in page.")
+
+
+def reset_password(reset: PasswordReset, new: str, *, min_length: int, now: datetime) -> User:
+    """Set the new password chosen through a reset link, once. Every session of the user ends. A link the person
+    asked for was mailed to them, which proves they read that address: it counts as confirmed. Commits."""
+    user = reset.user
+    problem = password_problem(new, min_length=min_length, email=user.email)
+    if problem:
+        raise AccountError(problem)
+    claim(reset, user.id, now, noun="link")
+    user.password_hash = hash_password(new)
+    mailed = reset.created_by_id is None
+    if mailed and user.email == reset.email and user.email_verified_at is None:
+        user.email_verified_at = now
+    sessions.end_everywhere(user, now)
+    record_for_member(user.id, Event.PASSWORD_RESET, at=now)
+    db.session.commit()
+    return user
+
+
+# Confirming an address ----------------------------------------------------------------------------------------
+
+
+def verification_token(user: User, secret_key: str) -> str:
+    return URLSafeTimedSerializer(secret_key, salt=VERIFY_SALT).dumps({"user": user.id, "email": user.email})
+
+
+def verify_email(token: str, secret_key: str, max_age: int, now: datetime) -> User:
+    """Confirm the address a mailed link was sent to. Raises LinkRefused for a wrong, old or outdated link."""
+    try:
+        data = URLSafeTimedSerializer(secret_key, salt=VERIFY_SALT).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise LinkRefused("This confirmation link has expired. Ask for a new one from your account page.") from None
+    except BadSignature:
+        raise LinkRefused("This confirmation link is not valid.") from None
+    user = db.session.get(User, data.get("user")) if isinstance(data, dict) else None
+    if user is None or user.email != data.get("email"):
+        raise LinkRefused("This confirmation link is for an address this account no longer uses.")
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+        db.session.commit()
+    return user

@@ -1,23 +1,27 @@
 """Mail about actions: to the person responsible when an action is assigned to them, and the day before it is due.
 
-Mail goes out only when MAIL_SERVER is configured. A link to the action is included when the URL can be built: in a
-request, or from the command line when SERVER_NAME (and PREFERRED_URL_SCHEME) are set.
+Mail goes out only when MAIL_SERVER is configured, through the job queue. A link to the action is included when the
+URL can be built: in a request, or from a job or the command line when SERVER_NAME (and PREFERRED_URL_SCHEME) are
+set. Reminders run once a day in the job consumer (and from `flask actions remind`); one message that fails never
+stops the others.
 """
 
 from __future__ import annotations
 
-import smtplib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_request_context, url_for
+from huey import crontab
 from sqlalchemy import select
 
 from shopper.actions.models import Action
 from shopper.actions.service import day, due_for_reminder, mark_reminded
 from shopper.extensions import db
-from shopper.mail import mail_enabled, send_mail
+from shopper.jobs import job
+from shopper.mail import mail_enabled, send_later, send_mail
 from shopper.orgs.models import Organization
+from shopper.timeutil import utcnow
 
 
 def _link(action: Action, org_slug: str) -> str | None:
@@ -55,18 +59,13 @@ def reminder_message(action: Action, org: Organization) -> tuple[str, str]:
     return subject, _body(action, opening, _link(action, org.slug))
 
 
-def notify_assignee(actions: list[Action], org: Organization, assigned_by: str) -> bool | None:
-    """Mail the person responsible for `actions` (all given to the same person). None when mail is off or nobody is
-    responsible; False when the server refused (logged)."""
+def notify_assignee(actions: list[Action], org: Organization, assigned_by: str) -> bool:
+    """Queue mail to the person responsible for `actions` (all given to the same person). False when mail is off or
+    nobody is responsible."""
     if not mail_enabled() or not actions or actions[0].assignee is None:
-        return None
-    subject, body = assignment_message(actions, org, assigned_by)
-    try:
-        send_mail(actions[0].assignee.email, subject, body)
-    except (OSError, smtplib.SMTPException):
-        current_app.logger.exception("action assignment mail failed")
         return False
-    return True
+    subject, body = assignment_message(actions, org, assigned_by)
+    return send_later(actions[0].assignee.email, subject, body)
 
 
 @dataclass(frozen=True)
@@ -85,13 +84,20 @@ def send_reminders(today: date, now: datetime) -> Reminders:
     }
     sent = failed = 0
     for action in actions:
-        subject, body = reminder_message(action, orgs[action.org_id])
         try:
+            subject, body = reminder_message(action, orgs[action.org_id])
             send_mail(action.assignee.email, subject, body)
-        except (OSError, smtplib.SMTPException):
+        except Exception:  # whatever went wrong with this one, the others still go
             current_app.logger.exception("action reminder mail failed for action %s", action.id)
             failed += 1
             continue
         mark_reminded(action, action.assignee.email, now)
         sent += 1
     return Reminders(sent, failed)
+
+
+@job(periodic=crontab(hour="7", minute="0"))
+def daily_reminders() -> None:
+    if mail_enabled():
+        now = utcnow()
+        send_reminders(now.date(), now)

@@ -58,12 +58,9 @@ def _input(form: AssignFields, title: str = "", detail: str = "") -> service.Act
 
 
 def _tell_assignee(actions: list[Action]) -> None:
-    """Mail the person responsible, when mail is on, and say on screen whether it went."""
-    sent = notify_assignee(actions, current_org(), current_user.name)
-    if sent is True:
-        flash(f"{actions[0].assignee.name} has been told by email.", "success")
-    elif sent is False:
-        flash(f"The email to {actions[0].assignee.name} could not be sent: tell them yourself.", "error")
+    """Mail the person responsible, when mail is on, and say so on screen."""
+    if notify_assignee(actions, current_org(), current_user.name):
+        flash(f"We are letting {actions[0].assignee.name} know by email.", "success")
 
 
 # Lists ----------------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from shopper.extensions import csrf, db
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import org_blueprint
+from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
 MAX_JSON_BYTES = 64 * 1024
@@ -27,6 +28,7 @@ MAX_JSON_BYTES = 64 * 1024
 bp = org_blueprint("audits_api", __name__, "/api/audits")
 bp.url_value_preprocessor(lambda endpoint, values: reads_first())
 csrf.exempt(bp)
+rate_limit("RATE_LIMIT_API", per_person=True)(bp)
 
 
 def storage() -> LocalStorage:

@@ -25,6 +25,7 @@ from shopper.checklists.schema import (
     describe,
     validate_definition,
 )
+from shopper.text import clean_text, clean_value
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
@@ -83,7 +84,8 @@ def _problem(message: str, path: str = "(document)") -> DefinitionError:
 
 
 def _decode(data: bytes | str) -> str:
-    """The text of an upload, within the size limit, without a byte order mark."""
+    """The text of an upload, within the size limit, without a byte order mark, cleaned like every text from
+    outside (shopper/text.py). JSON escapes such as "\\ud800" are cleaned after parsing, in `import_json`."""
     if isinstance(data, str):
         # A character is at least one byte, so a long string need not be encoded to be measured.
         size = len(data) if len(data) > MAX_IMPORT_BYTES else len(data.encode("utf-8", "surrogatepass"))
@@ -92,9 +94,9 @@ def _decode(data: bytes | str) -> str:
     if size > MAX_IMPORT_BYTES:
         raise _problem(f"the file is {size / 1024 / 1024:.1f} MB; the limit is 2 MB")
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
+        return clean_text(data.removeprefix("\ufeff"))
     try:
-        return bytes(data).decode("utf-8").removeprefix("\ufeff")
+        return clean_text(bytes(data).decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as error:
         raise _problem(f"is not UTF-8 text (bad byte at position {error.start + 1})") from None
 
@@ -146,7 +148,7 @@ def import_json(data: bytes | str) -> dict[str, Any]:
         return result
 
     try:
-        definition = json.loads(text, object_pairs_hook=no_repeats, parse_constant=_refuse_constant)
+        definition = clean_value(json.loads(text, object_pairs_hook=no_repeats, parse_constant=_refuse_constant))
     except json.JSONDecodeError as error:
         raise _problem(f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     except (ValueError, RecursionError) as error:

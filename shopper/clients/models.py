@@ -4,7 +4,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.extensions import db
-from shopper.orgs.models import LinkRole, Organization, SingleUseLink, _in
+from shopper.links import SingleUseLink
+from shopper.orgs.models import LinkRole, Organization, _in
 
 
 class ClientInvite(SingleUseLink, db.Model):

@@ -3,11 +3,11 @@ and preparing the same audit for several clients at once. Plain functions; each 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from shopper.accounts.models import User
 from shopper.audits.models import Audit
@@ -16,15 +16,16 @@ from shopper.checklists.models import Checklist, ChecklistShare
 from shopper.checklists.sharing import may_run
 from shopper.clients.models import ClientInvite
 from shopper.extensions import db
+from shopper.links import LinkRefused, claim, find_link, hash_token, new_token
 from shopper.orgs.access import Access, roles_in
 from shopper.orgs.models import ClientLink, LinkRole, Membership, Organization, OrgKind, Role, Site
+from shopper.orgs.security_log import Event, record
 from shopper.orgs.service import (
     Conflict,
     Forbidden,
     NewInvite,
     OrgError,
-    find_link,
-    hash_token,
+    check_invited_address,
     new_invite,
     unique_slug,
 )
@@ -78,6 +79,13 @@ def create_client(actor: Access, *, name: str, site_name: str | None, now: datet
         created_at=now,
     )
     db.session.add(link)
+    record(
+        client.id,
+        Event.CONSULTANCY_ADDED,
+        actor_id=actor.user_id,
+        detail=f"{actor.org.name} set up this business, as {LinkRole.CONSULTANT_MANAGER.label.lower()}",
+        at=now,
+    )
     db.session.commit()
     return link
 
@@ -98,7 +106,22 @@ def invite_client_owner(
         raise Forbidden(f"{link.client.name} has its own owners: they invite their team.")
     if _owner_count(link.client_id):
         raise Conflict(f"{link.client.name} already has an owner: they invite their team.")
-    new = new_invite(link.client_id, role=Role.OWNER, email=email, by_id=actor.user_id, now=now, lifetime=lifetime)
+    new = new_invite(
+        link.client_id,
+        role=Role.OWNER,
+        email=email,
+        by_id=actor.user_id,
+        now=now,
+        lifetime=lifetime,
+        via_consultancy_id=actor.org_id,
+    )
+    record(
+        link.client_id,
+        Event.INVITE_MADE,
+        actor_id=actor.user_id,
+        detail=f"Owner{f' for {new.invite.email}' if new.invite.email else ''}, by {actor.org.name}",
+        at=now,
+    )
     db.session.commit()
     return new
 
@@ -114,7 +137,7 @@ def invite_business(
 ) -> NewClientInvite:
     """An offer to serve an existing business, for its owner to accept."""
     _check_consultancy_manager(actor)
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     invite = ClientInvite(
         consultancy_id=actor.org_id,
         role=_link_role(role),
@@ -154,7 +177,11 @@ def withdraw_client_invite(actor: Access, invite: ClientInvite, now: datetime) -
 
 
 def find_client_invite(token: str, now: datetime) -> ClientInvite:
-    return find_link(ClientInvite, token, now, noun="link", ask="Ask the consultancy for a new one.")
+    """Raises OrgError saying why the link cannot be used."""
+    try:
+        return find_link(ClientInvite, token, now, noun="link", ask="Ask the consultancy for a new one.")
+    except LinkRefused as e:
+        raise OrgError(str(e)) from None
 
 
 def businesses_owned_by(user: User, consultancy_id: int) -> list[Organization]:
@@ -177,13 +204,19 @@ def businesses_owned_by(user: User, consultancy_id: int) -> list[Organization]:
     )
 
 
-def accept_client_invite(invite: ClientInvite, user: User, client_id: int, now: datetime) -> ClientLink:
+def accept_client_invite(
+    invite: ClientInvite, user: User, client_id: int, now: datetime, *, require_confirmed: bool = True
+) -> ClientLink:
     """The owner of a business lets the consultancy in with the offered role. A link the business revoked earlier
-    comes back to life; nothing of what the consultancy could see before returns with it but the business's data."""
-    if invite.email and invite.email != user.email:
-        raise Forbidden(f"This link is for {invite.email}. Sign in with that address to accept it.")
+    comes back to life; nothing of what the consultancy could see before returns with it but the business's data.
+    The link is used once, whoever else tries at the same moment."""
+    check_invited_address(invite, user, new_account=False, require_confirmed=require_confirmed)
     if client_id not in {org.id for org in businesses_owned_by(user, invite.consultancy_id)}:
         raise Forbidden("Choose one of the businesses you own that this consultancy does not serve yet.")
+    try:
+        claim(invite, user.id, now, noun="link")
+    except LinkRefused as e:
+        raise Conflict(str(e)) from None
     link = db.session.scalar(
         select(ClientLink).where(ClientLink.consultancy_id == invite.consultancy_id, ClientLink.client_id == client_id)
     )
@@ -194,10 +227,19 @@ def accept_client_invite(invite: ClientInvite, user: User, client_id: int, now: 
     link.created_by_id = user.id
     link.revoked_at = None
     link.revoked_by_id = None
-    invite.accepted_at = now
-    invite.accepted_by_id = user.id
     invite.client_id = client_id
-    db.session.commit()
+    record(
+        client_id,
+        Event.CONSULTANCY_ADDED,
+        actor_id=user.id,
+        detail=f"{invite.consultancy.name}, as {invite.role_enum.label.lower()}",
+        at=now,
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("That consultancy has just been given access to this business.") from None
     return link
 
 
@@ -228,6 +270,7 @@ def revoke_link(actor: Access, link: ClientLink, now: datetime) -> None:
         raise Conflict(f"{link.consultancy.name} has no access already.")
     link.revoked_at = now
     link.revoked_by_id = actor.user_id
+    record(link.client_id, Event.CONSULTANCY_REVOKED, actor_id=actor.user_id, detail=link.consultancy.name, at=now)
     for share in db.session.scalars(
         select(ChecklistShare)
         .join(Checklist, Checklist.id == ChecklistShare.checklist_id)
@@ -237,11 +280,20 @@ def revoke_link(actor: Access, link: ClientLink, now: datetime) -> None:
     db.session.commit()
 
 
-def change_link_role(actor: Access, link: ClientLink, role: str) -> None:
+def change_link_role(actor: Access, link: ClientLink, role: str, now: datetime) -> None:
     _check_client_owner(actor, link)
     if not link.active:
         raise Conflict(f"{link.consultancy.name} has no access: it needs a new invitation from them.")
+    old = link.role_enum
     link.role = _link_role(role)
+    if link.role_enum != old:
+        record(
+            link.client_id,
+            Event.CONSULTANCY_CHANGED,
+            actor_id=actor.user_id,
+            detail=f"{link.consultancy.name}: {old.label} -> {link.role_enum.label}",
+            at=now,
+        )
     db.session.commit()
 
 

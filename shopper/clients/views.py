@@ -23,11 +23,13 @@ from shopper.clients.forms import (
 )
 from shopper.clients.models import ClientInvite
 from shopper.extensions import db
+from shopper.mail import mail_enabled
 from shopper.orgs.access import current_access, current_org, members_only, org_blueprint, people, require_role
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import ClientLink, Role
 from shopper.orgs.service import OrgError
 from shopper.orgs.views import flash_mailed
+from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("clients", __name__, "/clients")
@@ -106,6 +108,7 @@ def create():
 
 @bp.post("/<int:link_id>/owner-invite")
 @require_role(Role.MANAGER)
+@rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def invite_owner(link_id: int):
     link = _link_or_404(link_id, consultancy_id=current_org().id)
     form = OwnerInviteForm()
@@ -135,6 +138,7 @@ def invite_owner(link_id: int):
 
 @bp.post("/invites")
 @require_role(Role.MANAGER)
+@rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def invite_business():
     form = ClientInviteForm()
     if not form.validate_on_submit():
@@ -274,7 +278,7 @@ def change_role(link_id: int):
         flash("Choose one of the listed kinds of access.", "error")
         return _consultants_page(400)
     try:
-        service.change_link_role(current_access(), link, form.role.data)
+        service.change_link_role(current_access(), link, form.role.data, utcnow())
     except OrgError as e:
         db.session.rollback()
         flash(str(e), "error")
@@ -288,6 +292,7 @@ def change_role(link_id: int):
 
 @public.route("/serve/<token>", methods=["GET", "POST"])
 @login_required
+@rate_limit("RATE_LIMIT_LINKS")
 def accept(token: str):
     now = utcnow()
     try:
@@ -302,7 +307,9 @@ def accept(token: str):
         status = 400
         if form.validate_on_submit():
             try:
-                link = service.accept_client_invite(invite, current_user, form.client_id.data, now)
+                link = service.accept_client_invite(
+                    invite, current_user, form.client_id.data, now, require_confirmed=mail_enabled()
+                )
             except OrgError as e:
                 db.session.rollback()
                 form.client_id.errors.append(str(e))

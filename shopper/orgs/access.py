@@ -36,6 +36,8 @@ class Access:
     role_enum: Role
     #: the consultancy this access comes through; None for the organization's own members
     consultancy: Organization | None = None
+    #: for a member: the consultancy whose invitation made the membership (see Membership.via_consultancy_id)
+    joined_via_consultancy_id: int | None = None
 
     @property
     def org_id(self) -> int:
@@ -91,7 +93,7 @@ def access_for(user_id: int, org_slug: str | None) -> Access | None:
         .options(contains_eager(Membership.org))
     )
     if membership is not None:
-        return Access(membership.org, user_id, membership.role_enum)
+        return Access(membership.org, user_id, membership.role_enum, None, membership.via_consultancy_id)
     client = aliased(Organization)
     rows = db.session.execute(
         select(ClientLink, Membership.role)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.accounts.models import User
 from shopper.extensions import db
+from shopper.links import SingleUseLink
 from shopper.timeutil import UTCDateTime, utcnow
 
 
@@ -75,7 +76,9 @@ class Organization(db.Model):
     #: a consultancy's reports leave out Shopper's name
     white_label: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    memberships: Mapped[list[Membership]] = relationship(back_populates="org", cascade="all, delete-orphan")
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="org", cascade="all, delete-orphan", foreign_keys="Membership.org_id"
+    )
     sites: Mapped[list[Site]] = relationship(back_populates="org", order_by="Site.name")
 
     @property
@@ -98,9 +101,12 @@ class Membership(db.Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the consultancy whose invitation made this membership (the first owner of a client it set up): such an owner
+    #: never changes or removes another owner
+    via_consultancy_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship(back_populates="memberships")
-    org: Mapped[Organization] = relationship(back_populates="memberships")
+    org: Mapped[Organization] = relationship(back_populates="memberships", foreign_keys=[org_id])
 
     @property
     def role_enum(self) -> Role:
@@ -127,33 +133,6 @@ class Site(db.Model):
         return self.archived_at is not None
 
 
-class SingleUseLink:
-    """What a link that works once carries: only its token's SHA-256, who may accept it, and its life."""
-
-    #: optional: when set, only an account with this address may accept
-    email: Mapped[str | None] = mapped_column(String(254))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    def unusable_because(self, now: datetime) -> str | None:
-        """Why the link no longer works, as the end of "This link ...", or None while it works."""
-        if self.revoked_at is not None:
-            return "is not valid"
-        if self.accepted_at is not None:
-            return "has already been used"
-        if now >= self.expires_at:
-            return "has expired"
-        return None
-
-    def is_usable(self, now: datetime) -> bool:
-        return self.unusable_because(now) is None
-
-
 class Invite(SingleUseLink, db.Model):
     """A single-use link that makes its holder a member."""
 
@@ -163,8 +142,10 @@ class Invite(SingleUseLink, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
+    #: set when a consultancy invited the first owner of a client it set up; the membership keeps it
+    via_consultancy_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
 
-    org: Mapped[Organization] = relationship()
+    org: Mapped[Organization] = relationship(foreign_keys=[org_id])
     created_by: Mapped[User | None] = relationship(foreign_keys="Invite.created_by_id")
 
 

@@ -4,24 +4,27 @@ from datetime import timedelta
 
 import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from shopper.accounts import service as accounts
 from shopper.accounts.forms import NewMemberForm
+from shopper.accounts.views import signed_in
 from shopper.audits.queries import audits_of
 from shopper.extensions import db
-from shopper.mail import try_send
-from shopper.orgs import service
+from shopper.mail import mail_enabled, send_later
+from shopper.orgs import security_log, service
 from shopper.orgs.access import (
     current_access,
     current_org,
     get_or_404,
+    members_only,
     org_blueprint,
     require_role,
     scoped,
 )
 from shopper.orgs.forms import ConfirmForm, InviteForm, RoleForm, SiteForm
 from shopper.orgs.models import Invite, Membership, Role, Site
+from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
 bp = Blueprint("orgs_public", __name__)
@@ -39,6 +42,7 @@ def choose():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@rate_limit("RATE_LIMIT_LINKS")
 def accept_invite(token: str):
     now = utcnow()
     try:
@@ -68,24 +72,24 @@ def accept_invite(token: str):
                     db.session.rollback()
                     form.password.errors.append(str(e))
                 else:
-                    response = _accept(invite, user, now)
-                    login_user(user)
-                    return response
+                    return _accept(invite, user, now, new_account=True)
     elif invite.email and not current_user.is_authenticated:
         form.email.data = invite.email
     status = 400 if form.errors else 200
     return render_template("orgs/invite_accept.html", invite=invite, form=form, confirm=confirm), status
 
 
-def _accept(invite: Invite, user, now):
+def _accept(invite: Invite, user, now, *, new_account: bool = False):
+    """Join with the invitation; an account made on the spot is then signed in on this device."""
     try:
-        membership = service.accept_invite(invite, user, now)
+        membership = service.accept_invite(invite, user, now, new_account=new_account, require_confirmed=mail_enabled())
     except service.OrgError as e:
         db.session.rollback()
         flash(str(e), "error")
         return render_template("orgs/invite_invalid.html", message=str(e)), e.status
     flash(f"Welcome to {membership.org.name}.", "success")
-    return redirect(url_for("orgs.home", org_slug=membership.org.slug))
+    response = redirect(url_for("orgs.home", org_slug=membership.org.slug))
+    return signed_in(response, user) if new_account else response
 
 
 @org_bp.get("/")
@@ -99,9 +103,17 @@ def home():
 # Team ---------------------------------------------------------------------------------------------------------
 
 
-def _team_page(status: int = 200, invite_link: str | None = None, invite_form: InviteForm | None = None):
+def _team_page(
+    status: int = 200,
+    invite_link: str | None = None,
+    invite_form: InviteForm | None = None,
+    reset_link: str | None = None,
+    reset_for: str | None = None,
+):
     org = current_org()
-    can_manage = current_access().role_enum.at_least(Role.MANAGER) and not current_access().is_consultant
+    access = current_access()
+    can_manage = access.role_enum.at_least(Role.MANAGER) and not access.is_consultant
+    link = invite_link or reset_link
     return (
         render_template(
             "orgs/members.html",
@@ -111,10 +123,11 @@ def _team_page(status: int = 200, invite_link: str | None = None, invite_form: I
             role_form=RoleForm(),
             confirm=ConfirmForm(),
             can_manage=can_manage,
+            is_owner=access.role_enum == Role.OWNER and not access.is_consultant,
             invite_link=invite_link,
-            invite_qr=segno.make(invite_link, error="m").svg_inline(scale=5, title="Invitation link")
-            if invite_link
-            else None,
+            reset_link=reset_link,
+            reset_for=reset_for,
+            link_qr=segno.make(link, error="m").svg_inline(scale=5, title="The link as a QR code") if link else None,
         ),
         status,
     )
@@ -134,7 +147,7 @@ def change_role(member_id: int):
         flash("Choose one of the listed roles.", "error")
         return _team_page(400)
     try:
-        service.change_role(current_access(), member, form.role.data)
+        service.change_role(current_access(), member, form.role.data, utcnow())
     except service.OrgError as e:
         db.session.rollback()
         flash(str(e), "error")
@@ -151,7 +164,7 @@ def remove_member(member_id: int):
         return _team_page(400)
     name = member.user.name
     try:
-        service.remove_member(current_access(), member)
+        service.remove_member(current_access(), member, utcnow())
     except service.OrgError as e:
         db.session.rollback()
         flash(str(e), "error")
@@ -160,8 +173,35 @@ def remove_member(member_id: int):
     return redirect(url_for(".members"))
 
 
+@org_bp.post("/members/<int:member_id>/reset-link")
+@require_role(Role.OWNER)
+@members_only
+def reset_link(member_id: int):
+    """A password reset link an owner hands to a member who gets no mail (or whose mail does not arrive)."""
+    member = get_or_404(Membership, member_id)
+    if not ConfirmForm().validate_on_submit():
+        return _team_page(400)
+    hours = current_app.config["PASSWORD_RESET_BY_OWNER_HOURS"]
+    try:
+        new = accounts.reset_link_for_member(current_user.id, current_org(), member, utcnow(), timedelta(hours=hours))
+    except accounts.ResetRefused as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return _team_page(e.status)
+    link = url_for("accounts.reset_password", token=new.token, _external=True)
+    return _team_page(201, reset_link=link, reset_for=member.user.name)
+
+
+@org_bp.get("/security")
+@require_role(Role.OWNER)
+@members_only
+def security():
+    return render_template("orgs/security.html", events=security_log.events_of(current_org().id))
+
+
 @org_bp.post("/invites")
 @require_role(Role.MANAGER)
+@rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def create_invite():
     form = InviteForm()
     if not form.validate_on_submit():
@@ -190,12 +230,9 @@ def create_invite():
 
 
 def flash_mailed(to: str, subject: str, body: str) -> None:
-    """Mail an invitation link when mail is set up, and say on the page whether it went."""
-    sent = try_send(to, subject, body)
-    if sent:
-        flash(f"Invitation sent to {to}.", "success")
-    elif sent is False:
-        flash("The email could not be sent. Share the link below instead.", "error")
+    """Mail an invitation link when mail is set up, and say so on the page (the link is shown either way)."""
+    if send_later(to, subject, body):
+        flash(f"We are sending the invitation to {to}. You can also share the link below.", "success")
 
 
 @org_bp.post("/invites/<int:invite_id>/revoke")

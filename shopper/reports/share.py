@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shopper.audits.models import Audit
 from shopper.extensions import db
@@ -73,9 +73,12 @@ def find_share_link(token: str, now: datetime) -> ShareLink | None:
 
 
 def revoke_share_link(link: ShareLink, now: datetime) -> None:
-    if link.revoked_at is None:
-        link.revoked_at = now
-        db.session.commit()
+    """Revoke once: one conditional UPDATE, so two people revoking at the same moment keep the first time."""
+    db.session.execute(
+        update(ShareLink).where(ShareLink.id == link.id, ShareLink.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    db.session.commit()
+    db.session.refresh(link)
 
 
 def share_links_of(audit: Audit) -> list[ShareLink]:

@@ -49,6 +49,7 @@ from shopper.reports import bundle, pdf, service, share
 from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css
 from shopper.reports.forms import BrandForm, ShareForm
 from shopper.reports.models import ShareLink
+from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
 #: settings of this feature, with their defaults (the README's configuration table lists them)
@@ -59,6 +60,7 @@ SHARE_HEADERS = {
 
 bp = org_blueprint("reports", __name__)
 public = Blueprint("reports_public", __name__, url_prefix="/r")
+rate_limit("RATE_LIMIT_SHARED_REPORTS")(public)
 
 
 @bp.record_once
@@ -248,6 +250,7 @@ def report_share_links(audit: Audit) -> list[ShareRow]:
 
 @bp.post("/audits/<int:audit_id>/report/shares")
 @require_role(Role.MANAGER)
+@rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def create_share(audit_id: int):
     audit = get_audit_or_404(audit_id)
     form = ShareForm()
