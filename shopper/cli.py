@@ -152,14 +152,10 @@ def report_group() -> None:
 @with_appcontext
 def report_render(audit_id: int, output: str | None) -> None:
     """Write the PDF report of submitted audit AUDIT_ID (from the cache when the audit has not changed)."""
-    from shopper.audits.models import Audit
-    from shopper.reports import pdf, service
+    from shopper.reports import pdf, rendering, service
 
-    audit = db.session.get(Audit, audit_id)
-    if audit is None:
-        raise click.ClickException(f"No audit {audit_id}.")
     try:
-        document = service.report_pdf(audit)
+        document = rendering.render_now(audit_id)
     except (service.ReportNotReady, pdf.RenderError) as e:
         raise click.ClickException(str(e)) from e
     target = Path(output or document.filename)

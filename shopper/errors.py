@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from shopper.extensions import db
 
 MESSAGES = {
     400: "Something in that request did not make sense to us.",
@@ -17,7 +20,20 @@ MESSAGES = {
     413: "That upload is too large.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. Nothing you entered was half-saved; please try again.",
+    503: "We are busy for a moment. Nothing you entered is lost: this phone tries again by itself in a few seconds.",
 }
+#: how long a client should wait before trying again when the database is busy or the connection dropped
+BUSY_RETRY_SECONDS = 2
+
+
+def database_busy(error: DBAPIError) -> bool:
+    """The database could not take the request just now, and the same request later will do: SQLite's write lock
+    held by another process past the busy timeout, or a connection to PostgreSQL that dropped (the pool has thrown
+    it away; the next request gets a fresh one)."""
+    if error.connection_invalidated:
+        return True
+    text = str(error.orig).lower() if error.orig is not None else ""
+    return isinstance(error, OperationalError) and ("database is locked" in text or "database is busy" in text)
 
 
 def wants_json() -> bool:
@@ -56,3 +72,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError):
         return error_response(500)
+
+    @app.errorhandler(DBAPIError)
+    def _database(error: DBAPIError):
+        if not database_busy(error):
+            raise error
+        db.session.rollback()
+        current_app.logger.warning("database busy or connection lost, answered 503: %s", error.orig)
+        return error_response(503, retry_after=BUSY_RETRY_SECONDS)

@@ -8,7 +8,7 @@ from shopper.clients.models import ClientInvite
 from shopper.dashboard.models import ix_audit_org_submitted, ix_finding_audit_touchpoint
 from shopper.orgs.models import ClientLink, Invite, Membership, Organization, Site
 from shopper.orgs.security_log import SecurityEvent
-from shopper.reports.models import ReportPdf, ShareLink
+from shopper.reports.models import ReportBundle, ReportPdf, ReportRequest, ShareLink
 
 __all__ = [
     "Action",
@@ -31,7 +31,9 @@ __all__ = [
     "Membership",
     "Organization",
     "PasswordReset",
+    "ReportBundle",
     "ReportPdf",
+    "ReportRequest",
     "SecurityEvent",
     "ShareLink",
     "Site",

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from shopper import create_app
 from shopper.accounts import sessions
 from shopper.extensions import db, limiter
-from shopper.jobs import huey
+from shopper.jobs import huey, run_pending
 from shopper.timeutil import utcnow
 from tests.factories import Factories
 
@@ -107,6 +107,18 @@ def session_id_for(app: Flask, user) -> str:
         identifier = sessions.start(db.session.merge(user), now=utcnow())
         db.session.commit()
     return identifier
+
+
+def download(client, url: str):
+    """GET as a person does: what is being prepared in the background (202) is made by the job queue, as the
+    consumer would, and asked for again. (status, headers, body)."""
+    with client.get(url) as response:
+        if response.status_code != 202:
+            return response.status_code, response.headers, response.data
+    with client.application.app_context():
+        run_pending()
+    with client.get(url) as response:
+        return response.status_code, response.headers, response.data
 
 
 @pytest.fixture

@@ -55,7 +55,8 @@ from shopper.orgs.models import ClientLink, Invite, LinkRole, Membership, Organi
 from shopper.orgs.service import create_invite
 from shopper.reports import share
 from shopper.reports.brand import store_logo
-from shopper.reports.models import ShareLink
+from shopper.reports.bundle import bundle_key
+from shopper.reports.models import BundleState, ReportBundle, ShareLink
 from shopper.timeutil import utcnow
 from tests.images import encode
 from tests.test_reports_support import small_jpeg, walk_and_submit
@@ -79,6 +80,7 @@ ID_PARAMS: dict[str, str | dict[str, str]] = {
     "invite_id": "invites",
     "member_id": "memberships",
     "site_id": "sites",
+    "bundle_id": "bundles",
 }
 #: What each kind of row is, on every side.
 ROW_KINDS = {
@@ -94,6 +96,7 @@ ROW_KINDS = {
     "invites": "pending team invitations of the business and of the consultancy",
     "memberships": "a manager's membership of the business and one of the consultancy",
     "sites": "the business's site",
+    "bundles": "a ZIP of reports the consultancy's owner asked for, ready to download",
 }
 #: Parameters that are no row id: the same values for every organization (checked against `any(...)` converters).
 FIXED_PARAMS: dict[str, list] = {
@@ -245,6 +248,14 @@ def consultancy_rows(app, make, name: str, owner=None) -> dict:
         )
         offer_id = offer.invite.id
     give_logo(app, org)
+    with app.app_context():
+        made = ReportBundle(org_id=org.id, user_id=owner.id, state=BundleState.READY, bytes=2)
+        db.session.add(made)
+        db.session.flush()
+        made.storage_key = bundle_key(made)
+        LocalStorage(app.config["MEDIA_ROOT"]).save(made.storage_key, b"PK")
+        db.session.commit()
+        bundle_id = made.id
     return {
         "org": org,
         "owner": owner,
@@ -253,6 +264,7 @@ def consultancy_rows(app, make, name: str, owner=None) -> dict:
         "invite_id": invite.invite.id,
         "client_invite_id": offer_id,
         "membership_id": make.membership(org, manager).id,
+        "bundle_id": bundle_id,
     }
 
 
@@ -309,6 +321,7 @@ def business_side(app, make, name: str, consultancy: dict, consultant, owner=Non
         "invites": [invite.invite.id, consultancy["invite_id"]],
         "memberships": [make.membership(org, manager).id, consultancy["membership_id"]],
         "sites": [site.id],
+        "bundles": [consultancy["bundle_id"]],
     }
     return Side(org, consultancy["org"], rows, link.id, owner)
 
@@ -357,6 +370,7 @@ def check_rows_belong(side: Side) -> None:
     assert all(get(Invite, i).org_id in pair for i in rows["invites"])
     assert all(get(Membership, i).org_id in pair for i in rows["memberships"])
     assert all(get(Site, i).org_id == side.business.id for i in rows["sites"])
+    assert all(get(ReportBundle, i).org_id == side.consultancy.id for i in rows["bundles"])
     assert set(rows) == set(ROW_KINDS)
 
 
@@ -579,7 +593,8 @@ def test_share_links_open_their_own_report_and_nothing_of_another_organization(a
     assert len(token_rules) >= 5
     for rule in token_rules:
         unknown = path_for(rule, "", {"token": "A" * 43, "photo_id": own_photo, "rendition": "thumb"})
-        assert visitor.get(unknown).status_code == 404, unknown
+        asked = visitor.get(unknown) if "GET" in rule.methods else visitor.post(unknown)
+        assert asked.status_code == 404, unknown
     working = f"/r/{own.token}"
     assert visitor.get(working).status_code == 200
     assert visitor.get(f"{working}/photos/{own_photo}/thumb.jpg").status_code == 200
@@ -589,7 +604,8 @@ def test_share_links_open_their_own_report_and_nothing_of_another_organization(a
         share.revoke_share_link(db.session.get(ShareLink, own.link.id), utcnow())
     for rule in token_rules:
         revoked = path_for(rule, "", {"token": own.token, "photo_id": own_photo, "rendition": "thumb"})
-        assert visitor.get(revoked).status_code == 404, revoked
+        asked = visitor.get(revoked) if "GET" in rule.methods else visitor.post(revoked)
+        assert asked.status_code == 404, revoked
 
 
 def test_offer_links_of_unknown_withdrawn_or_used_tokens_are_404(app, client, login, make, world):

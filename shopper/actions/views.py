@@ -33,6 +33,7 @@ from shopper.orgs.access import (
     scoped,
 )
 from shopper.orgs.models import Role, Site
+from shopper.reports.rendering import render_soon
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("actions", __name__, "/actions")
@@ -154,6 +155,7 @@ def edit(action_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return render_template("actions/edit.html", action=action, form=form), e.status
+    render_soon([action.audit_id])
     flash("Action saved.", "success")
     if reassigned:
         _tell_assignee([action])
@@ -182,6 +184,7 @@ def status(action_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return _detail_page(action, form, getattr(e, "status", 422))
+    render_soon([action.audit_id])
     flash(f"Marked {action.status_enum.label.lower()}.", "success")
     return redirect(url_for(".detail", action_id=action.id))
 
@@ -269,6 +272,7 @@ def create(audit_id: int, finding_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, {finding.id: form}, code=e.status)
+    render_soon([audit.id])
     flash(f"Action created: {action.title}", "success")
     if action.assignee_id:
         _tell_assignee([action])
@@ -288,6 +292,7 @@ def create_all(audit_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, bulk=form, code=e.status)
+    render_soon([audit.id])
     flash(f"{len(created)} action{'s' if len(created) != 1 else ''} created.", "success")
     if created and created[0].assignee_id:
         _tell_assignee(created)

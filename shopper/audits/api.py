@@ -20,6 +20,7 @@ from shopper.extensions import csrf, db
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import org_blueprint
+from shopper.reports.rendering import render_soon
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
@@ -138,4 +139,6 @@ def delete_photo(audit_id: int, photo_id: str):
 def submit(audit_id: int):
     key = _key()
     audit = get_audit_or_404(audit_id)
-    return _reply(service.submit(audit, current_user.id, key, utcnow()))
+    applied = service.submit(audit, current_user.id, key, utcnow())
+    render_soon([audit.id])  # the report's PDF is ready by the time anyone asks for it
+    return _reply(applied)

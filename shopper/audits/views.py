@@ -24,6 +24,7 @@ from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
 from shopper.orgs.models import Role, Site
+from shopper.reports.rendering import render_soon
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("audits", __name__, "/audits")
@@ -192,6 +193,7 @@ def submit(audit_id: int):
             form=form,
             state=audit_state(audit),
         ), e.status
+    render_soon([audit.id])
     flash("Submitted. Thank you for walking in your customers' shoes.", "success")
     return redirect(url_for(".overview", audit_id=audit.id))
 

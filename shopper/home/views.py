@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from shopper.database import reads_first
 from shopper.extensions import db
 from shopper.orgs.service import memberships_of
 
@@ -23,6 +24,8 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
+    """Answers while a report renders or the phones autosave: it reads, and never waits for the write lock."""
+    reads_first()
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:

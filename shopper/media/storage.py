@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -36,6 +37,10 @@ class Storage(ABC):
     @abstractmethod
     def save(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``, replacing what was there; readers never see a partial write."""
+
+    def save_stream(self, key: str, stream: BinaryIO) -> None:
+        """Store what `stream` holds under `key`, like `save`; for files too big to hold in memory (a ZIP)."""
+        self.save(key, stream.read())
 
     @abstractmethod
     def open(self, key: str) -> BinaryIO:
@@ -68,12 +73,18 @@ class LocalStorage(Storage):
         return self.root.joinpath(*validate_key(key).split("/"))
 
     def save(self, key: str, data: bytes) -> None:
+        self._write(key, lambda out: out.write(data))
+
+    def save_stream(self, key: str, stream: BinaryIO) -> None:
+        self._write(key, lambda out: shutil.copyfileobj(stream, out, 1024 * 1024))
+
+    def _write(self, key: str, write) -> None:
         target = self.path(key)
         target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
+                write(stream)
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temp_name, FILE_MODE)

@@ -1,47 +1,47 @@
-"""A consultancy's latest reports in one ZIP: the PDF of each active client's latest submitted audit.
+"""A consultancy's latest reports in one ZIP: the PDF of each active client's latest submitted audit, made by a job.
 
 Who gets what: the consultancy's own managers and owners (the view checks that), and of its clients only those
 with an active link in which the person's effective access (``access_for``) is manager or owner. For each of
 those the latest submitted audit, on any checklist (by submission time, then id), goes in as
-``<client-slug>/<the report's PDF file name>``, taken from the PDF cache or rendered once and cached there
-(``service.report_pdf``). ``README.txt`` lists every client: included, with no submitted audit yet, left out
-because the render failed (with the reason) or because the person is not a manager there. One failed render
-never fails the whole download.
+``<client-slug>/<the report's PDF file name>``, taken from the PDF cache or rendered once and cached there.
+``README.txt`` lists every client: included, with no submitted audit yet, left out because the render failed (with
+the reason) or because the person is not a manager there. One failed render never fails the whole ZIP.
 
-The ZIP is written to an anonymous temporary file, never held in memory; closing the file deletes it.
+Asking for a ZIP makes a `ReportBundle` row and queues `build_bundle`; the page shows it being prepared, then offers
+it for download. The ZIP is written to a temporary file, never held in memory, then into media storage; bundles are
+kept for BUNDLE_DAYS days.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import BinaryIO
+from datetime import datetime, timedelta
 
+from huey import crontab
 from sqlalchemy import select
 
 from shopper.audits.models import Audit, AuditStatus
 from shopper.checklists.sharing import active_clients
+from shopper.database import write_transaction
 from shopper.extensions import db
+from shopper.jobs import job
 from shopper.orgs.access import access_for
 from shopper.orgs.models import Organization, Role
-from shopper.reports import pdf, service
+from shopper.reports import pdf, rendering
 from shopper.reports.brand import name_on_reports
+from shopper.reports.models import BundleState, ReportBundle
+from shopper.reports.service import ReportNotReady, storage
+from shopper.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 README = "README.txt"
-
-
-@dataclass(frozen=True)
-class Bundle:
-    file: BinaryIO  # rewound; closing it deletes it
-    size: int
-    contents: Contents
+BUNDLE_DAYS = 7
+SHOWN = 5
 
 
 @dataclass
@@ -54,8 +54,8 @@ class Contents:
     not_manager: list[Organization] = field(default_factory=list)
 
 
-def zip_filename(consultancy: Organization, now: datetime) -> str:
-    return f"{consultancy.slug}-latest-reports-{now.strftime('%Y-%m-%d')}.zip"
+def zip_filename(consultancy: Organization, made: datetime) -> str:
+    return f"{consultancy.slug}-latest-reports-{made.strftime('%Y-%m-%d')}.zip"
 
 
 def latest_submitted(client_id: int) -> Audit | None:
@@ -112,15 +112,65 @@ def readme_text(consultancy: Organization, contents: Contents, now: datetime) ->
     return "\n".join(lines) + "\n"
 
 
-def latest_reports_zip(consultancy: Organization, user_id: int, now: datetime) -> Bundle | None:
-    """The ZIP for this person, or None when there is no active client they manage (nothing to put in it)."""
-    managed, others = clients_for(consultancy, user_id)
+def request_bundle(consultancy: Organization, user_id: int, now: datetime) -> ReportBundle | None:
+    """Queue a new ZIP for this person; None when there is no active client they manage (nothing to put in it)."""
+    managed, _ = clients_for(consultancy, user_id)
     if not managed:
         return None
+    bundle = ReportBundle(org_id=consultancy.id, user_id=user_id, state=BundleState.QUEUED, created_at=now)
+    db.session.add(bundle)
+    db.session.commit()
+    build_bundle(bundle.id)
+    return bundle
+
+
+def bundles_of(org_id: int, user_id: int) -> list[ReportBundle]:
+    """The person's latest ZIPs of this consultancy, newest first."""
+    return list(
+        db.session.scalars(
+            select(ReportBundle)
+            .where(ReportBundle.org_id == org_id, ReportBundle.user_id == user_id)
+            .order_by(ReportBundle.created_at.desc(), ReportBundle.id.desc())
+            .limit(SHOWN)
+        )
+    )
+
+
+def bundle_key(bundle: ReportBundle) -> str:
+    return f"{bundle.org_id}/bundles/bundle-{bundle.id}.zip"
+
+
+@job()
+def build_bundle(bundle_id: int) -> None:
+    bundle = db.session.get(ReportBundle, bundle_id)
+    if bundle is None or bundle.state != BundleState.QUEUED:
+        return
+    consultancy = db.session.get(Organization, bundle.org_id)
+    try:
+        size, summary = _write(bundle, consultancy)
+    except Exception as e:
+        log.exception("the ZIP of reports %s failed", bundle_id)
+        with write_transaction():
+            _finish(bundle_id, state=BundleState.FAILED, error=f"The ZIP could not be made ({type(e).__name__}).")
+        return
+    with write_transaction():
+        _finish(bundle_id, state=BundleState.READY, storage_key=bundle_key(bundle), bytes=size, summary=summary)
+
+
+def _finish(bundle_id: int, **values) -> None:
+    db.session.execute(
+        ReportBundle.__table__.update().where(ReportBundle.id == bundle_id).values(finished_at=utcnow(), **values)
+    )
+
+
+def _write(bundle: ReportBundle, consultancy: Organization) -> tuple[int, str]:
+    """Write the ZIP into media storage; its size and its README."""
+    now = utcnow()
+    key = bundle_key(bundle)
+    managed, others = clients_for(consultancy, bundle.user_id)
     contents = Contents(not_manager=others)
     stamp = now.timetuple()[:6]
-    file = tempfile.TemporaryFile(prefix="latest-reports-", suffix=".zip")  # noqa: SIM115 (the response closes it)
-    try:
+    with tempfile.TemporaryFile(prefix="latest-reports-", suffix=".zip") as file:
         with zipfile.ZipFile(file, "w") as archive:
             for client in managed:
                 audit = latest_submitted(client.id)
@@ -128,8 +178,8 @@ def latest_reports_zip(consultancy: Organization, user_id: int, now: datetime) -
                     contents.no_audit.append(client)
                     continue
                 try:
-                    document = service.report_pdf(audit)
-                except (pdf.RenderError, service.ReportNotReady, OSError) as e:
+                    document = rendering.render_now(audit.id)
+                except (pdf.RenderError, ReportNotReady, OSError) as e:
                     log.warning("latest reports of %s: the PDF of audit %s failed: %s", consultancy.slug, audit.id, e)
                     contents.failed.append((client, str(e) or type(e).__name__))
                     continue
@@ -138,13 +188,29 @@ def latest_reports_zip(consultancy: Organization, user_id: int, now: datetime) -
                 entry.compress_type = zipfile.ZIP_STORED  # a PDF's streams are compressed already
                 with document.stream, archive.open(entry, "w") as target:
                     shutil.copyfileobj(document.stream, target)
-                contents.included.append((client, path, audit))
+                contents.included.append((client, path, db.session.get(Audit, audit.id)))
+            summary = readme_text(consultancy, contents, now)
             readme = zipfile.ZipInfo(README, date_time=stamp)
             readme.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(readme, readme_text(consultancy, contents, now))
-        size = file.seek(0, os.SEEK_END)
+            archive.writestr(readme, summary)
+        size = file.tell()
         file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    return Bundle(file, size, contents)
+        storage().save_stream(key, file)
+    return size, summary
+
+
+@job(periodic=crontab(hour="3", minute="30"))
+def forget_old_bundles() -> None:
+    """ZIPs are for downloading now: after BUNDLE_DAYS days they go, file and row."""
+    old = db.session.scalars(
+        select(ReportBundle).where(ReportBundle.created_at < utcnow() - timedelta(days=BUNDLE_DAYS))
+    ).all()
+    files = storage()
+    for bundle in old:
+        if bundle.storage_key:
+            files.delete(bundle.storage_key)
+    if old:
+        with write_transaction():
+            db.session.execute(
+                ReportBundle.__table__.delete().where(ReportBundle.id.in_([bundle.id for bundle in old]))
+            )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.accounts.models import User
@@ -52,3 +53,48 @@ class ReportPdf(db.Model):
     pages: Mapped[int] = mapped_column(Integer)
     render_ms: Mapped[int] = mapped_column(Integer)
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RenderState(StrEnum):
+    QUEUED = "queued"
+    FAILED = "failed"
+
+
+class ReportRequest(db.Model):
+    """A PDF asked for that is not ready yet: the fingerprint it will have, and how the last try went. The job that
+    makes the PDF removes the row once the PDF of that fingerprint is in the cache."""
+
+    __tablename__ = "report_request"
+    __table_args__ = (CheckConstraint("state IN ('queued', 'failed')", name="state_known"),)
+
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10), default=RenderState.QUEUED)
+    #: why the last render failed, in words for the person who asked
+    error: Mapped[str] = mapped_column(Text, default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BundleState(StrEnum):
+    QUEUED = "queued"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ReportBundle(db.Model):
+    """A ZIP of the latest report of each client of a consultancy, made by a job for the person who asked."""
+
+    __tablename__ = "report_bundle"
+    __table_args__ = (CheckConstraint("state IN ('queued', 'ready', 'failed')", name="state_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default=BundleState.QUEUED)
+    storage_key: Mapped[str | None] = mapped_column(String(200))
+    bytes: Mapped[int | None] = mapped_column(Integer)
+    #: what went in and what was left out, client by client: the README.txt of the ZIP
+    summary: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

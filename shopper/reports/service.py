@@ -1,11 +1,10 @@
-"""Reading an audit into its report, rendering the report's HTML, and making and caching its PDF; saving a brand.
+"""Reading an audit into its report, rendering the report's HTML, and what its PDF is made of; saving a brand.
 
 The PDF of an audit is cached in media storage under a fingerprint: the SHA-256 of the exact HTML and theme
 stylesheet it is rendered from, the storage keys of the photos and logo it embeds, plus the report stylesheet and
 font files. The HTML carries the audit's revision and everything else the report shows (the brand, the names of
 the client and the consultancy, white label), so the PDF is rendered again only after the audit, its brand, the
-page size or the stylesheet changed. The file is written atomically (temp file + rename) and only after a
-successful render.
+page size or the stylesheet changed. Rendering and caching run as jobs: see reports/rendering.py.
 """
 
 from __future__ import annotations
@@ -21,13 +20,11 @@ from typing import BinaryIO
 
 from flask import current_app, render_template
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shopper.accounts.models import User
 from shopper.actions.service import action_plan
 from shopper.audits.models import Answer, Audit, Finding, Photo, TouchpointVisit
 from shopper.audits.service import photo_key
-from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.models import Organization
@@ -46,7 +43,6 @@ from shopper.reports.brand import (
 )
 from shopper.reports.charts import JourneyPoint, journey_svg
 from shopper.reports.context import AuditFacts, Report, build_report
-from shopper.reports.models import ReportPdf
 from shopper.timeutil import utcnow
 
 #: bump when the report's HTML changes meaning without its text changing, to refresh every cached PDF
@@ -212,59 +208,6 @@ class PdfFile:
     filename: str
     size: int
     cached: bool
-
-
-def _upsert(values: dict) -> None:
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ReportPdf).values(**values)
-    db.session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["audit_id"], set_={k: v for k, v in values.items() if k != "audit_id"}
-        )
-    )
-
-
-def report_pdf(audit: Audit) -> PdfFile:
-    """The audit's PDF, from the cache when nothing changed, else rendered now (in the render process) and cached.
-
-    Raises ReportNotReady, or pdf.RenderError (timeout, memory, failure) with nothing written.
-    """
-    report = load_report(audit)
-    job, fingerprint = pdf_job(audit, report)
-    files = storage()
-    filename = pdf_filename(report)
-    record = db.session.get(ReportPdf, audit.id)
-    if record is not None and record.fingerprint == fingerprint:
-        try:
-            stream = files.open(record.storage_key)
-        except FileNotFoundError:
-            pass
-        else:
-            return PdfFile(stream, filename, record.bytes, cached=True)
-    config = current_app.config
-    rendered = pdf.render(
-        job, timeout=float(config["REPORT_RENDER_TIMEOUT"]), memory_mb=int(config["REPORT_RENDER_MEMORY_MB"])
-    )
-    key = f"{audit.org_id}/{audit.id}/report-{fingerprint[:32]}.pdf"
-    files.save(key, rendered.pdf)
-    audit_id, revision = audit.id, audit.revision
-    with write_transaction():
-        previous = db.session.scalar(select(ReportPdf.storage_key).where(ReportPdf.audit_id == audit_id))
-        _upsert(
-            dict(
-                audit_id=audit_id,
-                fingerprint=fingerprint,
-                revision=revision,
-                storage_key=key,
-                bytes=len(rendered.pdf),
-                pages=rendered.pages,
-                render_ms=rendered.render_ms,
-                rendered_at=utcnow(),
-            )
-        )
-    if previous and previous != key:
-        files.delete(previous)
-    return PdfFile(files.open(key), filename, len(rendered.pdf), cached=False)
 
 
 # The brand ----------------------------------------------------------------------------------------------------

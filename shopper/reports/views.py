@@ -6,6 +6,10 @@ stylesheet and logo are served per audit, never from the viewer's organization; 
 only the Brand settings page. A share link opens /r/<token>/...: the read-only report, its PDF, and exactly the
 photos, logo and stylesheet the report shows, with no navigation into the app; any token that does not work is a
 plain 404. A consultancy's managers download the latest report of each client as one ZIP (reports/bundle.py).
+
+PDFs and ZIPs are made by jobs (reports/rendering.py): a download finds its file ready, or answers 202 with a page
+that says it is being prepared and asks `.../status` (JSON) until it is. Pages that only read do so without
+SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -33,7 +38,8 @@ from flask_login import current_user
 from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Photo
 from shopper.audits.service import photo_key
-from shopper.errors import error_response
+from shopper.database import reads_first
+from shopper.errors import error_response, wants_json
 from shopper.extensions import db
 from shopper.orgs.access import (
     current_access,
@@ -45,10 +51,10 @@ from shopper.orgs.access import (
 )
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Organization, Role
-from shopper.reports import bundle, pdf, service, share
+from shopper.reports import bundle, rendering, service, share
 from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css
 from shopper.reports.forms import BrandForm, ShareForm
-from shopper.reports.models import ShareLink
+from shopper.reports.models import BundleState, ReportBundle, ShareLink
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
@@ -61,6 +67,15 @@ SHARE_HEADERS = {
 bp = org_blueprint("reports", __name__)
 public = Blueprint("reports_public", __name__, url_prefix="/r")
 rate_limit("RATE_LIMIT_SHARED_REPORTS")(public)
+
+
+def _reads_first_on_get(endpoint, values) -> None:
+    if request.method in ("GET", "HEAD"):
+        reads_first()
+
+
+bp.url_value_preprocessor(_reads_first_on_get)
+public.url_value_preprocessor(_reads_first_on_get)
 
 
 @bp.record_once
@@ -102,20 +117,59 @@ def _image_response(data: bytes, etag: str) -> Response:
     return response
 
 
-def _pdf_response(audit: Audit) -> Response:
+def _pdf_response(audit: Audit, status_url: str, retry_url: str) -> Response:
+    """The PDF when it is ready; else 202 and a page (or JSON) that says it is being prepared and waits for it."""
     try:
-        document = service.report_pdf(audit)
+        state = rendering.pdf_state(audit, utcnow())
     except service.ReportNotReady as e:
         return error_response(409, str(e))
-    except pdf.RenderError as e:
-        current_app.logger.warning("report PDF of audit %s failed: %s", audit.id, e)
-        return error_response(503, str(e))
-    response = send_file(
-        document.stream, mimetype="application/pdf", as_attachment=True, download_name=document.filename, max_age=0
-    )
-    response.cache_control.private = True
-    response.headers["Content-Length"] = str(document.size)
-    return response
+    if state.state == rendering.PdfState.READY:
+        document = state.file
+        response = send_file(
+            document.stream,
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=document.filename,
+            max_age=0,
+        )
+        response.cache_control.private = True
+        response.headers["Content-Length"] = str(document.size)
+        return response
+    body = _pdf_status_body(state, request.path, status_url, retry_url)
+    if wants_json():
+        return make_response(jsonify(body), 202)
+    return make_response(render_template("reports/preparing.html", **body), 202)
+
+
+def _pdf_status_body(state: rendering.PdfStatus, download_url: str, status_url: str, retry_url: str) -> dict:
+    return {
+        "state": state.state,
+        "message": state.message,
+        "download_url": download_url,
+        "status_url": status_url,
+        "retry_url": retry_url if state.state == rendering.PdfState.FAILED else None,
+    }
+
+
+def _pdf_status(audit: Audit, download_url: str, status_url: str, retry_url: str) -> Response:
+    """For the page that waits: where the PDF stands, as JSON (asking for it once more when it was forgotten)."""
+    try:
+        state = rendering.pdf_state(audit, utcnow())
+    except service.ReportNotReady as e:
+        return error_response(409, str(e))
+    if state.file is not None:
+        state.file.stream.close()
+    return jsonify(_pdf_status_body(state, download_url, status_url, retry_url))
+
+
+def _pdf_retry(audit: Audit, download_url: str) -> Response:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not audit.is_submitted:
+        return error_response(409, "The report is ready once the audit is submitted.")
+    shot = rendering.snapshot(audit)
+    rendering.ask_for(audit.id, shot.fingerprint, utcnow())
+    return redirect(download_url, 303)
 
 
 # Members ------------------------------------------------------------------------------------------------------
@@ -147,9 +201,28 @@ def report(audit_id: int):
     return service.render_html(data, _member_links(audit, data, theme), "member")
 
 
+def _member_pdf_urls(audit_id: int) -> tuple[str, str, str]:
+    return (
+        url_for(".report_pdf", audit_id=audit_id),
+        url_for(".report_pdf_status", audit_id=audit_id),
+        url_for(".report_pdf_retry", audit_id=audit_id),
+    )
+
+
 @bp.get("/audits/<int:audit_id>/report.pdf")
 def report_pdf(audit_id: int):
-    return _pdf_response(get_audit_or_404(audit_id))
+    _, status_url, retry_url = _member_pdf_urls(audit_id)
+    return _pdf_response(get_audit_or_404(audit_id), status_url, retry_url)
+
+
+@bp.get("/audits/<int:audit_id>/report.pdf/status")
+def report_pdf_status(audit_id: int):
+    return _pdf_status(get_audit_or_404(audit_id), *_member_pdf_urls(audit_id))
+
+
+@bp.post("/audits/<int:audit_id>/report.pdf/retry")
+def report_pdf_retry(audit_id: int):
+    return _pdf_retry(get_audit_or_404(audit_id), url_for(".report_pdf", audit_id=audit_id))
 
 
 @bp.get("/audits/<int:audit_id>/report/brand.css")
@@ -214,6 +287,7 @@ def brand():
                 getattr(form, e.field or "display_name").errors.append(str(e))
                 status = 400
             else:
+                rendering.render_soon_for_brand(org.id, utcnow())
                 for warning in warnings:
                     flash(warning, "warning")
                 flash("Brand saved: every report shows it from now on.", "success")
@@ -283,32 +357,76 @@ def revoke_share(audit_id: int, link_id: int):
 # A consultancy's latest reports, one ZIP -------------------------------------------------------------------------
 
 
-@bp.get("/reports/latest.zip")
-def latest_zip():
-    """The latest report of each active client, as PDFs in one ZIP: for a consultancy's own managers and owners."""
-    org = current_org()
-    if not org.is_consultancy:
+def _bundle_access() -> None:
+    """A consultancy's own managers and owners: a business has no clients (404), others may not (403)."""
+    if not current_org().is_consultancy:
         abort(404)
     access = current_access()
     if access.is_consultant or not access.role_enum.at_least(Role.MANAGER):
         abort(403)
-    now = utcnow()
-    made = bundle.latest_reports_zip(org, access.user_id, now)
-    if made is None:
-        return error_response(
-            409,
-            f"There is nothing to download yet: {org.name} has no active client in which you are a manager or "
-            "owner. Once it has, this download holds the latest submitted report of each of them.",
-        )
+
+
+def _bundle_or_404(bundle_id: int) -> ReportBundle:
+    return get_or_404(ReportBundle, bundle_id, ReportBundle.user_id == current_user.id)
+
+
+def _bundle_state(made: ReportBundle) -> dict:
+    return {
+        "state": made.state,
+        "message": made.error,
+        "download_url": url_for(".bundle_zip", bundle_id=made.id) if made.state == BundleState.READY else None,
+    }
+
+
+@bp.route("/reports/bundles", methods=["GET", "POST"])
+def bundles():
+    """Every client's latest report in one ZIP: ask for one, see it being prepared, download it when it is ready."""
+    _bundle_access()
+    org = current_org()
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        if bundle.request_bundle(org, current_user.id, utcnow()) is None:
+            return error_response(
+                409,
+                f"There is nothing to download yet: {org.name} has no active client in which you are a manager or "
+                "owner. Once it has, this download holds the latest submitted report of each of them.",
+            )
+        flash("We are preparing the ZIP: it appears below when it is ready.", "success")
+        return redirect(url_for(".bundles"), 303)
+    return render_template(
+        "reports/bundles.html",
+        bundles=bundle.bundles_of(org.id, current_user.id),
+        confirm=ConfirmForm(),
+        days=bundle.BUNDLE_DAYS,
+    )
+
+
+@bp.get("/reports/bundles/<int:bundle_id>/status")
+def bundle_status(bundle_id: int):
+    _bundle_access()
+    return jsonify(_bundle_state(_bundle_or_404(bundle_id)))
+
+
+@bp.get("/reports/bundles/<int:bundle_id>.zip")
+def bundle_zip(bundle_id: int):
+    _bundle_access()
+    made = _bundle_or_404(bundle_id)
+    if made.state != BundleState.READY:
+        return error_response(409, "This ZIP is not ready: its page says how it is going.")
+    try:
+        stream = service.storage().open(made.storage_key)
+    except FileNotFoundError:
+        abort(404)
     response = send_file(
-        made.file,
+        stream,
         mimetype="application/zip",
         as_attachment=True,
-        download_name=bundle.zip_filename(org, now),
+        download_name=bundle.zip_filename(current_org(), made.created_at),
         max_age=0,
     )
     response.cache_control.private = True
-    response.headers["Content-Length"] = str(made.size)
+    response.headers["Content-Length"] = str(made.bytes)
     return response
 
 
@@ -364,20 +482,31 @@ def shared_report(token: str):
     return service.render_html(data, _share_links(token, data, theme), "share")
 
 
+def _share_pdf_urls(token: str) -> tuple[str, str, str]:
+    return (
+        url_for(".pdf_download", token=token),
+        url_for(".pdf_status", token=token),
+        url_for(".pdf_retry", token=token),
+    )
+
+
 @public.get("/<token>/report.pdf")
 def pdf_download(token: str):
     link = _shared(token)
     if not link.audit.is_submitted:
         return _share_page(409, "This report is being revised. The link shows it again once the revision is done.")
-    try:
-        document = service.report_pdf(link.audit)
-    except pdf.RenderError as e:
-        return _share_page(503, str(e))
-    response = send_file(
-        document.stream, mimetype="application/pdf", as_attachment=True, download_name=document.filename, max_age=0
-    )
-    response.headers["Content-Length"] = str(document.size)
-    return response
+    _, status_url, retry_url = _share_pdf_urls(token)
+    return _pdf_response(link.audit, status_url, retry_url)
+
+
+@public.get("/<token>/report.pdf/status")
+def pdf_status(token: str):
+    return _pdf_status(_shared(token).audit, *_share_pdf_urls(token))
+
+
+@public.post("/<token>/report.pdf/retry")
+def pdf_retry(token: str):
+    return _pdf_retry(_shared(token).audit, url_for(".pdf_download", token=token))
 
 
 @public.get("/<token>/brand.css")
