@@ -23,15 +23,18 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run-installed
 
+# The job consumer (PDFs, the ZIP of reports, mail, reminders) runs next to the web server and stops with it.
 run: $(VENV)/.run-installed
 	$(FLASK) db upgrade
 	$(FLASK) demo
-	$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - 'shopper:create_app()'
+	@trap 'kill 0' EXIT; $(FLASK) jobs run & \
+		$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - 'shopper:create_app()'
 
 dev: $(VENV)/.run-installed
 	$(FLASK) db upgrade
 	$(FLASK) demo
-	$(FLASK) run --debug --host $(HOST) --port $(PORT)
+	@trap 'kill 0' EXIT; $(FLASK) jobs run & \
+		$(FLASK) run --debug --host $(HOST) --port $(PORT)
 
 # SQLite always; PostgreSQL too when SHOPPER_TEST_DATABASE_URL is set.
 test: test-sqlite test-postgres
