@@ -71,10 +71,10 @@ MAIL_TIMEOUT = 10
 # Behind a reverse proxy that sets X-Forwarded-For/-Proto: how many proxies to trust (0 = none).
 PROXY_COUNT = 0
 
-# Reports: paper size (A4 or letter), and the limits of the separate process that renders PDFs. Keep the timeout
-# below gunicorn's --timeout (30 s). A share link works this many days unless its maker chooses otherwise.
+# Reports: paper size (A4 or letter), and the limits of the separate process that renders PDFs (in the job consumer,
+# never in a web request). A share link works this many days unless its maker chooses otherwise.
 REPORT_PAGE_SIZE = "A4"
-REPORT_RENDER_TIMEOUT = 25
+REPORT_RENDER_TIMEOUT = 120
 REPORT_RENDER_MEMORY_MB = 1024
 REPORT_SHARE_DAYS = 30
 
