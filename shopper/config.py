@@ -5,7 +5,10 @@ Every setting is listed in the README's configuration table.
 
 # Database: None means SQLite in the instance folder. DATABASE_URL (or SHOPPER_DATABASE_URL) overrides.
 DATABASE_URL = None
+# Every connection is checked as it leaves the pool (a PostgreSQL restart or a killed backend costs no request).
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# SQLite: how long a write waits for another writer before the request answers 503 with Retry-After.
+SQLITE_BUSY_TIMEOUT_MS = 5000
 
 # Sessions and cookies. Set SESSION_COOKIE_SECURE = True when served over HTTPS (it should be, for phones).
 SESSION_COOKIE_HTTPONLY = True
@@ -42,7 +45,7 @@ RATE_LIMIT_LINKS = "60 per hour"  # opening invitation, consultancy offer and pa
 RATE_LIMIT_INVITING = "50 per hour"  # making invitations, offers and share links, per person
 RATE_LIMIT_SHARED_REPORTS = "600 per minute"  # a shared report and its photos, through a share link
 RATE_LIMIT_API = "1200 per minute"  # the phone's writes, per person: a phone back online replays its whole queue
-RATELIMIT_HEADERS_ENABLED = True
+RATELIMIT_HEADERS_ENABLED = False  # Retry-After goes on the 429 only, never on an answer that worked
 RATELIMIT_STORAGE_URI = None  # None: REDIS_URL when set, else memory
 
 # Redis, when several app servers share the job queue and the rate limits (redis://host:6379/0).

@@ -1,6 +1,7 @@
 """Engine settings that the measured facts in DESIGN.md ask for.
 
-SQLite: WAL, synchronous=NORMAL, foreign keys, a 5 s busy timeout, and transactions opened with BEGIN IMMEDIATE.
+SQLite: WAL, synchronous=NORMAL, foreign keys, a busy timeout (SQLITE_BUSY_TIMEOUT_MS, 5 s), and transactions
+opened with BEGIN IMMEDIATE. Past the busy timeout the request answers 503 with Retry-After (see errors.py).
 With a plain (deferred) BEGIN, two gunicorn workers that read and then write fail at once with "database is
 locked" whatever the timeout; IMMEDIATE takes the write lock up front, so the busy timeout applies. This is
 SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling is switched off and we emit BEGIN
@@ -26,7 +27,6 @@ SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
 )
 
 
@@ -38,7 +38,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def configure_engine(engine: Engine) -> None:
+def configure_engine(engine: Engine, busy_timeout_ms: int = 5000) -> None:
     if engine.dialect.name != "sqlite":
         return
 
@@ -48,6 +48,7 @@ def configure_engine(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

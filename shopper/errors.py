@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from shopper.extensions import db
+from shopper.database import reads_first
+from shopper.extensions import db, limiter
 
 MESSAGES = {
     400: "Something in that request did not make sense to us.",
@@ -60,8 +64,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _limited(error: RateLimitExceeded):
+        current = limiter.current_limit
+        wait = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
         return error_response(
-            429, "Too many requests from here in a short time. Please wait a minute and try again: nothing is lost."
+            429,
+            "Too many requests from here in a short time. Please wait a minute and try again: nothing is lost.",
+            retry_after=wait,
         )
 
     @app.errorhandler(HTTPException)
@@ -78,5 +86,6 @@ def init_app(app: Flask) -> None:
         if not database_busy(error):
             raise error
         db.session.rollback()
+        reads_first()  # the page itself may read (who is signed in) and must not wait for the write lock again
         current_app.logger.warning("database busy or connection lost, answered 503: %s", error.orig)
         return error_response(503, retry_after=BUSY_RETRY_SECONDS)

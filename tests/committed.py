@@ -30,7 +30,7 @@ def committed_database(folder: Path) -> Iterator[Flask]:
     previous = os.environ.get("SHOPPER_INSTANCE_PATH")
     admin = None
     if TEST_DATABASE_URL:
-        admin = create_engine(normalize_database_url(TEST_DATABASE_URL))
+        admin = create_engine(normalize_database_url(TEST_DATABASE_URL), pool_pre_ping=True)
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
