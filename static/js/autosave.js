@@ -12,9 +12,10 @@
 // another tab or the service worker.
 //
 // Replays start on page load, when the phone is back online or back on this page, after each save, from retry()
-// (the "Sync now" button), on a timer that backs off after errors, and on Background Sync in the service worker.
-// onStatus(listener) hears {state, queued, oldest, setAside, others, retryAt}; state is "saved" (nothing waits),
-// "saving", "offline", "failed" (the server did not answer: tried again later) or "signed-out" (kept until the
+// (the "Sync now" button), on a timer set for the next try the outbox has planned (outbox.js says how it backs off),
+// and on Background Sync in the service worker. onStatus(listener) hears {state, queued, oldest, setAside, others,
+// retryAt, cause}; state is "saved" (nothing waits), "saving", "offline", "failed" (tried again at retryAt; cause
+// "away": the server was out of reach or busy, "error": it failed on a change) or "signed-out" (kept until the
 // person signs in again). localView() is what a page shows: the last server state known on this phone with the
 // changes still waiting applied on top.
 // Modules import each other without the `v` query the pages put on their own script tags, so each has one instance.
@@ -25,8 +26,7 @@ const signedIn = document.getElementById("sync")?.dataset.user || "";
 const UNWRITTEN = "shopper-unwritten:"; // + Idempotency-Key, in localStorage: a change until IndexedDB has it
 
 const ASKED_TO_KEEP = "shopper-storage-asked";
-const FIRST_RETRY_MS = 5000;
-const LONGEST_RETRY_MS = 120000;
+const TIMER_SLACK_MS = 100; // a timer may fire a moment before the time it was set for
 const KEEPALIVE_LIMIT = 60000; // browsers allow 64 KB of keepalive bodies in flight
 
 const here = new Map(); // entry id -> {entry, settle}: changes made on this page the server has not answered yet
@@ -39,8 +39,6 @@ const outboxListeners = new Set();
 let current = null;
 let replaying = false;
 let retryTimer = null;
-let retryDelay = 0;
-let retryAt = null;
 let leavingWithin = false;
 let askedToKeep = false;
 
@@ -158,23 +156,19 @@ async function recover() {
 // A signed-out page leaves the last person in place: their changes still wait for them.
 const ready = (signedIn ? outbox.setUser(signedIn) : Promise.resolve()).then(recover).catch(() => {});
 
-/** Send what is kept now, without waiting for the retry timer ("Sync now"). */
+/** Send what is kept now, without waiting for any planned try ("Sync now"). */
 export function retry() {
-  clearTimeout(retryTimer);
-  retryTimer = null;
-  retryAt = null;
-  kick();
+  kick({ asked: true });
 }
 
-function kick() {
+function kick(how = {}) {
   if (!signedIn) return;
   replaying = true;
   update();
-  outbox.replay().then(
+  outbox.replay(how).then(
     (status) => {
       replaying = false;
-      if (status.state === "failed") later();
-      else if (status.state === "saved") retryDelay = 0;
+      follow(status);
       update();
     },
     () => {
@@ -184,11 +178,12 @@ function kick() {
   );
 }
 
-function later() {
-  retryDelay = Math.min(retryDelay ? retryDelay * 2 : FIRST_RETRY_MS, LONGEST_RETRY_MS);
+/* Be there for the next try the outbox has planned, whichever tab or worker made the plan. */
+function follow(status) {
   clearTimeout(retryTimer);
-  retryAt = Date.now() + retryDelay;
-  retryTimer = setTimeout(retry, retryDelay);
+  retryTimer = null;
+  if (!signedIn || status.state !== "failed" || !status.retryAt) return;
+  retryTimer = setTimeout(() => kick(), Math.max(0, status.retryAt - Date.now()) + TIMER_SLACK_MS);
 }
 
 /* Background Sync (Chrome, Android): the service worker replays even after every page is closed. */
@@ -238,6 +233,13 @@ export function onOutbox(listener) {
 /** Forget a change the server refused, once the person has read why. */
 export function dismiss(id) {
   return outbox.dismiss(id);
+}
+
+/** Send a set-aside change again, at once, with a fresh budget (outbox.js tryAgain). */
+export async function tryAgain(id) {
+  const entry = await outbox.tryAgain(id);
+  if (entry) retry();
+  return entry;
 }
 
 /** The kept bytes of a photo waiting to upload or set aside, as a Blob (shrunk on the phone: a JPEG), or null. */
@@ -431,7 +433,8 @@ function compute(summary) {
     oldest: summary.oldest,
     setAside: summary.setAside.map(readable),
     others: summary.others,
-    retryAt: state === "failed" ? retryAt : null,
+    retryAt: state === "failed" ? summary.status.retryAt || null : null,
+    cause: state === "failed" ? summary.status.cause || null : null,
   };
 }
 
@@ -443,15 +446,16 @@ outbox.listen((event) => {
     const data = event.type === "done" ? event.data : { ...(event.data || {}), error: event.reason };
     settle({ status: event.status, ok: event.type === "done", data });
   }
+  if (event.type === "status") follow(event.status);
   for (const listener of [...outboxListeners]) listener(event, mine);
   update();
 });
 
 if (signedIn) {
-  ready.then(kick); // page load
-  window.addEventListener("online", retry);
+  ready.then(() => kick()); // page load
+  window.addEventListener("online", () => kick({ online: true }));
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") retry();
+    if (document.visibilityState === "visible") kick();
   });
 }
 function leaving() {

@@ -3,7 +3,7 @@
  * It follows Workbox's background-sync queue (GoogleChrome/workbox, packages/workbox-background-sync): one entry per
  * pending request with its method, URL, headers and body, the body as an ArrayBuffer (Safari has failed to store
  * Blobs in IndexedDB), replayed oldest first, one at a time. Workbox takes an entry out before sending it and puts
- * it back at the head when the send fails; here the head is read, sent, and deleted only once the server has
+ * it back at the head when the send fails; here an entry is read, sent, and deleted only once the server has
  * answered, which comes to the same order but loses nothing when the page is closed mid-request. The entry's
  * Idempotency-Key (a photo's own uuid) makes sending it again harmless.
  *
@@ -15,13 +15,40 @@
  * Stores of the "shopper" database:
  *   outbox    {id (auto-increment: the order), user, audit, kind, target, label, method, url, headers,
  *              body (ArrayBuffer or null), form (null, or {fields: [[name, value]], file: {field, filename, type}}
- *              for a multipart upload, rebuilt into FormData when sent), created}
+ *              for a multipart upload, rebuilt into FormData when sent), created,
+ *              attempts (tries the server failed, of its budget), nextTry (ms; not sent before), failure (the last:
+ *              {status, reason, at})}; entries kept before attempts existed read as attempts 0, nextTry 0
  *   files     {id (the entry's), data: ArrayBuffer}: a photo's bytes, kept apart so counting never reads megabytes
- *   setaside  the entry plus {status, reason, data, at}: a change the server refused (4xx), kept until dismissed
+ *   setaside  the entry plus {status, reason, data, cause ("refused" | "failed" | "held"), at}: a change that did
+ *              not go through, kept until the person sends it again (tryAgain) or dismisses it
  *   audits    {id, state, gone, home}: the last server state known per audit, every confirmed write merged in
- *   meta      {key, value}: "user" (who is signed in on this phone), "status" (how the last replay ended)
- * A 401 stops the replay with everything kept; another 4xx sets that entry aside and the replay goes on; a network
- * error, a timeout, 408, 429 or a 5xx stops it with the entry still at the head, to be tried again later.
+ *   meta      {key, value}: "user" (who is signed in on this phone), "status" (how the last replay ended:
+ *              {state, at, cause, retryAt, away})
+ *
+ * How an answer from the server is treated (docs/api.md says it in short):
+ *   2xx (with a JSON body, or none)   through: the entry goes, its result joins what is known of the audit.
+ *   401                               the replay stops with everything kept, until the person signs in again.
+ *   any other 4xx                     the server refuses this change: it is set aside with the reason ("refused")
+ *                                     and the replay goes on.
+ *   a network error, a timeout, a redirect (a Wi-Fi login page), a 2xx that is not JSON, 408, 429, 502, 503, 504
+ *                                     the server is out of reach or busy, whatever the change: the whole replay
+ *                                     stops and waits 5 s, then 10 s, 20 s ... at most 2 min, or what the server's
+ *                                     Retry-After asks (at most 30 min). No entry's budget is spent.
+ *   any other 5xx (500, 507 ...)      the server failed on this change. It spends one of its 5 tries and waits
+ *                                     5 s, 15 s, 30 s, then 60 s before the next: about two minutes in all, which
+ *                                     outlasts a hiccup (a restart, a lock timeout, a deploy). A failure that
+ *                                     persists that long is something in this change the server cannot take;
+ *                                     retrying longer would only hide it. After the fifth it is set aside
+ *                                     ("failed"), where the person sees it, can copy what they typed and send it
+ *                                     again. Meanwhile the replay goes on with the changes that do not depend on it.
+ * A change waits behind an earlier change still kept here that it depends on: one of the same answer, wrap-up or
+ * photo (its upload, caption, deletion), and a submit behind every earlier change of its audit. A submit is not sent
+ * while an earlier change of its audit is set aside: it is set aside too ("held"), since submitting freezes the audit
+ * without that change. The waits are kept in IndexedDB (the entry's nextTry, the status's retryAt), so a reload or a
+ * browser restart neither forgets a budget nor starts the waits over. replay() keeps to every wait;
+ * replay({online: true}) (the phone is back online: the network the server was lost on has changed) ends the
+ * server's wait; replay({asked: true}) ("Sync now", "Try again": the person asked) sends at once whatever the waits.
+ * tryAgain() puts a set-aside entry back at the end of the queue with a fresh budget and its own Idempotency-Key.
  */
 (function (scope) {
   "use strict";
@@ -31,6 +58,15 @@
   const NAME = "shopper-outbox"; // the Web Lock, the BroadcastChannel and the Background Sync tag
   const JSON_TIMEOUT_MS = 30000;
   const UPLOAD_TIMEOUT_MS = 180000;
+  const BUDGET = 5; // tries of a change the server fails on
+  const ENTRY_WAITS_MS = [5000, 15000, 30000, 60000]; // after its first, second ... failure
+  const AWAY_FIRST_MS = 5000; // the server out of reach or busy: the whole replay waits, doubling
+  const AWAY_LONGEST_MS = 120000;
+  const RETRY_AFTER_LONGEST_MS = 30 * 60000;
+  const AWAY = new Set([408, 429, 502, 503, 504]);
+  const FAMILY = { answer: "answer", visit: "visit", photo: "photo", caption: "photo", "delete-photo": "photo" };
+  const HELD = "An earlier change to this audit could not be saved, and submitting now would freeze the audit "
+    + "without it. Save or dismiss that change first, then try again.";
   const API = /\/api\/audits\/(\d+)(?:\/(answers|touchpoints|photos|submit)(?:\/([^/?#]+))?)?\/?$/;
   const KINDS = {
     "PUT answers": "answer",
@@ -138,8 +174,8 @@
 
   /* An entry without its body: what events and the status carry. */
   function light(entry) {
-    const { id, user, audit, kind, target, label, method, url, created } = entry;
-    return { id, user, audit, kind, target, label, method, url, created };
+    const { id, user, audit, kind, target, label, method, url, created, attempts = 0, nextTry = 0 } = entry;
+    return { id, user, audit, kind, target, label, method, url, created, attempts, nextTry };
   }
 
   /**
@@ -164,6 +200,9 @@
       body: typeof body === "string" ? new TextEncoder().encode(body).buffer : body,
       form,
       created,
+      attempts: 0,
+      nextTry: 0,
+      failure: null,
     };
     entry.id = await transaction(["outbox", "files"], "readwrite", (stores, done) => {
       const put = stores.outbox.add(entry);
@@ -205,6 +244,39 @@
     announce({ type: "dismissed", id });
   }
 
+  /**
+   * Send a set-aside entry again: it goes back into the outbox at the end of the queue (its bytes with it) with a
+   * fresh budget, keeping its Idempotency-Key, so the server applies it once however it went before. Resolves with
+   * the new entry, or null if it was no longer set aside. The caller replays.
+   */
+  async function tryAgain(id) {
+    const entry = await transaction(["setaside", "outbox", "files"], "readwrite", (stores, done) => {
+      const read = stores.setaside.get(id);
+      read.onsuccess = () => {
+        if (!read.result) {
+          done(null);
+          return;
+        }
+        const { id: old, status, reason, data, cause, at, ...kept } = read.result;
+        const again = { ...kept, attempts: 0, nextTry: 0, failure: null };
+        const put = stores.outbox.add(again);
+        put.onsuccess = () => {
+          again.id = put.result;
+          const bytes = stores.files.get(old);
+          bytes.onsuccess = () => {
+            if (!bytes.result) return;
+            stores.files.put({ id: again.id, data: bytes.result.data });
+            stores.files.delete(old);
+          };
+          stores.setaside.delete(old);
+          done(again);
+        };
+      };
+    });
+    if (entry) announce({ type: "added", entry: light(entry), from: id });
+    return entry;
+  }
+
   /** The person signed in on this phone (a string id), or null: only their entries are replayed. */
   function user() {
     return getMeta("user");
@@ -222,7 +294,7 @@
     return {
       user: who,
       pending: mine.length,
-      oldest: mine.length ? mine[0].created : null,
+      oldest: mine.length ? Math.min(...mine.map((entry) => entry.created)) : null, // a change sent again is older
       others: all.length - mine.length,
       setAside: aside.filter((entry) => entry.user === who),
       status: status || { state: "saved", at: 0 },
@@ -341,7 +413,9 @@
     };
   }
 
-  /* {status, ok, data, retry}; throws on a network error or a timeout. */
+  /* {status, outcome, data, wait}: outcome "ok", "refused", "signed-out", "away" (the server out of reach or busy)
+     or "failed" (the server failed on this change); wait is the server's Retry-After in ms, or null. Throws on a
+     network error or a timeout. */
   async function transmit(entry) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), entry.form ? UPLOAD_TIMEOUT_MS : JSON_TIMEOUT_MS);
@@ -358,17 +432,43 @@
         }
       }
       const status = response.status;
-      const retry = response.type === "opaqueredirect" || status >= 500 || status === 408 || status === 429
-        || (response.ok && !readable);
-      return { status, ok: response.ok && !retry, data, retry };
+      let outcome = "away"; // also a redirect (status 0: a Wi-Fi login page) and a 2xx that is not JSON
+      if (!AWAY.has(status)) {
+        if (status === 401) outcome = "signed-out";
+        else if (status >= 500) outcome = "failed";
+        else if (status >= 400) outcome = "refused";
+        else if (response.ok && readable) outcome = "ok";
+      }
+      return { status, outcome, data, wait: retryAfter(response.headers.get("Retry-After")) };
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async function head(who) {
-    const all = await entries();
-    return all.find((entry) => entry.user === who) || null;
+  /* Retry-After (seconds, or an HTTP date) in ms, within 1 s and 30 min; null without one. */
+  function retryAfter(value) {
+    if (!value) return null;
+    const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+    return Number.isFinite(ms) ? Math.min(Math.max(ms, 1000), RETRY_AFTER_LONGEST_MS) : null;
+  }
+
+  /* `later` must wait while `earlier`, before it in the queue, is still kept. */
+  function dependsOn(later, earlier) {
+    if (later.kind === "other" || earlier.kind === "other") return true;
+    if (later.audit !== earlier.audit) return false;
+    if (later.kind === "submit" || earlier.kind === "submit") return true;
+    return FAMILY[later.kind] === FAMILY[earlier.kind] && later.target === earlier.target;
+  }
+
+  /* The first entry due now that waits for no earlier one; entries tried in this pass wait for the next. */
+  function next(mine, now, asked, tried) {
+    const waiting = [];
+    for (const entry of mine) {
+      const due = !tried.has(entry.id) && (asked || !(entry.nextTry > now));
+      if (due && !waiting.some((earlier) => dependsOn(entry, earlier))) return entry;
+      waiting.push(entry);
+    }
+    return null;
   }
 
   /* The server took it: the entry goes, and its result joins what is known of the audit, in one transaction. */
@@ -384,13 +484,53 @@
     });
   }
 
-  /* The server refused it (4xx): set aside with the reason, bytes and all, so nothing typed is lost. */
+  /* Out of the queue, bytes and all, with why: nothing typed is lost. An entry another tab has sent meanwhile is
+     not brought back. */
+  function putAside(entry, { status, reason, data = null, cause }) {
+    return transaction(["outbox", "setaside"], "readwrite", (stores) => {
+      const read = stores.outbox.get(entry.id);
+      read.onsuccess = () => {
+        if (!read.result) return;
+        stores.outbox.delete(entry.id);
+        stores.setaside.put({ ...entry, status, reason, data, cause, at: Date.now() });
+      };
+    }).then(() => reason);
+  }
+
   function refuse(entry, answer) {
     const reason = (answer.data && answer.data.error) || `The server refused this change (${answer.status}).`;
-    return transaction(["outbox", "setaside"], "readwrite", (stores) => {
-      stores.outbox.delete(entry.id);
-      stores.setaside.put({ ...entry, status: answer.status, reason, data: answer.data, at: Date.now() });
-    }).then(() => reason);
+    return putAside(entry, { status: answer.status, reason, data: answer.data, cause: "refused" });
+  }
+
+  /* The server failed on this change: one try of its budget spent, and a wait before the next; set aside once the
+     budget is spent. Resolves with {aside, reason}. */
+  async function spend(entry, answer) {
+    const attempts = (entry.attempts || 0) + 1;
+    const said = answer.data && answer.data.error;
+    if (attempts >= BUDGET) {
+      const reason = `The server failed on this change ${attempts} times in a row (${answer.status})`
+        + `${said ? `: “${said}”` : "."}`;
+      await putAside({ ...entry, attempts }, { status: answer.status, reason, data: answer.data, cause: "failed" });
+      return { aside: true, reason };
+    }
+    const at = Date.now();
+    const reason = said || `The server could not save this change (${answer.status}).`;
+    const failure = { status: answer.status, reason, at };
+    await transaction(["outbox"], "readwrite", (stores) => {
+      const read = stores.outbox.get(entry.id);
+      read.onsuccess = () => { // another tab may have sent it meanwhile: never bring it back
+        if (!read.result) return;
+        stores.outbox.put({ ...read.result, attempts, nextTry: at + ENTRY_WAITS_MS[attempts - 1], failure });
+      };
+    });
+    return { aside: false, reason };
+  }
+
+  /* A submit waits for nothing set aside before it in its audit: it would freeze the audit without that change. */
+  async function heldBack(entry) {
+    const aside = await setAside();
+    return aside.some((other) => other.user === entry.user && other.audit === entry.audit && other.kind !== "submit"
+      && other.created <= entry.created);
   }
 
   async function finish(result) {
@@ -400,27 +540,57 @@
     return status;
   }
 
-  /* Send this person's entries, oldest first, until none is left or one cannot go now. */
-  async function drain() {
+  /* Send this person's entries, oldest first, until none is left, none is due, or the server is away. */
+  async function drain({ asked = false, online = false } = {}) {
     const who = await user();
+    const last = (await getMeta("status")) || { state: "saved", at: 0 };
+    const tried = new Set();
+    let first = true;
+    let progressed = false;
     for (;;) {
-      const entry = await head(who);
-      if (!entry) return finish({ state: "saved" });
+      const mine = (await entries()).filter((entry) => entry.user === who);
+      if (!mine.length) return finish({ state: "saved" });
       if (scope.navigator.onLine === false) return finish({ state: "offline" });
+      const now = Date.now();
+      const away = last.state === "failed" && last.cause === "away";
+      if (first && away && !asked && !online && last.retryAt > now) return last; // still waiting for the server
+      first = false;
+      const entry = next(mine, now, asked, tried);
+      if (!entry) {
+        const times = mine.map((each) => each.nextTry || 0).filter((time) => time > now);
+        const retryAt = times.length ? Math.min(...times) : now + ENTRY_WAITS_MS[0];
+        return finish({ state: "failed", cause: "error", retryAt });
+      }
+      if (entry.kind === "submit" && (await heldBack(entry))) {
+        const reason = await putAside(entry, { status: null, reason: HELD, cause: "held" });
+        announce({ type: "set-aside", entry: light(entry), status: null, data: null, reason });
+        continue;
+      }
       let answer;
       try {
         answer = await transmit(entry);
       } catch {
-        return finish({ state: scope.navigator.onLine === false ? "offline" : "failed" });
+        if (scope.navigator.onLine === false) return finish({ state: "offline" });
+        answer = { status: 0, outcome: "away", data: null, wait: null };
       }
-      if (answer.status === 401) return finish({ state: "signed-out" });
-      if (answer.retry) return finish({ state: "failed" });
-      if (answer.ok) {
+      if (answer.outcome === "signed-out") return finish({ state: "signed-out" });
+      if (answer.outcome === "away") {
+        const count = !progressed && away ? (last.away || 0) + 1 : 1;
+        const wait = answer.wait ?? Math.min(AWAY_FIRST_MS * 2 ** (count - 1), AWAY_LONGEST_MS);
+        return finish({ state: "failed", cause: "away", away: count, retryAt: Date.now() + wait });
+      }
+      progressed = true;
+      if (answer.outcome === "ok") {
         await confirm(entry, answer);
         announce({ type: "done", entry: light(entry), status: answer.status, data: answer.data });
-      } else {
+      } else if (answer.outcome === "refused") {
         const reason = await refuse(entry, answer);
         announce({ type: "set-aside", entry: light(entry), status: answer.status, data: answer.data, reason });
+      } else {
+        tried.add(entry.id);
+        const { aside, reason } = await spend(entry, answer);
+        const type = aside ? "set-aside" : "retrying";
+        announce({ type, entry: light(entry), status: answer.status, data: answer.data, reason });
       }
     }
   }
@@ -433,25 +603,31 @@
   }
 
   let running = null;
-  let again = false;
+  let again = null;
 
   /**
-   * Send what is kept. Resolves with how it ended: {state: "saved" | "offline" | "failed" | "signed-out", at}.
-   * A call while a replay runs in this context joins it, and makes it look once more: for entries added meanwhile,
-   * and after a pass that found the phone offline (the call may come from the "online" event, which can arrive
-   * while that pass is still finishing; without another look the change would wait for the next trigger).
+   * Send what is kept. Resolves with how it ended: {state: "saved" | "offline" | "failed" | "signed-out", at}, and
+   * for "failed" {cause: "away" (the server out of reach or busy) | "error" (it failed on a change), retryAt (when
+   * the next try is due)}. `online`: the phone is back online, the server's wait ends; `asked`: the person asked,
+   * every wait ends. A call while a replay runs in this context joins it, and makes it look once more: for entries
+   * added meanwhile, after a pass that found the phone offline (the call may come from the "online" event, which
+   * can arrive while that pass is still finishing; without another look the change would wait for the next
+   * trigger), and when the call ends waits that pass kept to.
    */
-  function replay() {
+  function replay({ asked = false, online = false } = {}) {
     if (running) {
-      again = true;
+      again = { asked: asked || Boolean(again && again.asked), online: online || Boolean(again && again.online) };
       return running;
     }
     running = (async () => {
       let result;
+      let how = { asked, online };
       do {
-        again = false;
-        result = await exclusively(drain);
-      } while (again && (result.state === "saved" || result.state === "offline"));
+        again = null;
+        const pass = how;
+        result = await exclusively(() => drain(pass));
+        how = again;
+      } while (how && (result.state === "saved" || result.state === "offline" || how.asked || how.online));
       return result;
     })().finally(() => {
       running = null;
@@ -475,7 +651,10 @@
     if (channel) channel.postMessage(event);
   }
 
-  /** Hear every change: {type: "added" | "done" | "set-aside" | "dismissed" | "status", ...}. Returns an off(). */
+  /**
+   * Hear every change: {type: "added" | "done" | "retrying" | "set-aside" | "dismissed" | "status", ...}; "retrying":
+   * the server failed on an entry, tried again later. Returns an off().
+   */
   function listen(listener) {
     listeners.add(listener);
     return () => listeners.delete(listener);
@@ -498,6 +677,7 @@
     setAside,
     setUser,
     summary,
+    tryAgain,
     user,
   });
 })(self);

@@ -174,9 +174,11 @@ export function setupPhotos(root, { urls, template, onChange, onDirty }) {
 
   function show(view) {
     const wanted = new Set(view.photos.map((photo) => photo.id));
+    const aside = new Set(view.refused.map((entry) => entry.target));
     for (const [id, tile] of tiles) {
-      if (wanted.has(id) || ["preparing", "refused"].includes(tile.dataset.upload)) continue;
-      tile.remove(); // deleted, here or on another device
+      if (wanted.has(id) || tile.dataset.upload === "preparing") continue;
+      if (tile.dataset.upload === "refused" && (!tile.dataset.entry || aside.has(id))) continue; // never kept, or aside
+      tile.remove(); // deleted, here or on another device, or a refused upload dismissed
       tiles.delete(id);
     }
     for (const photo of view.photos) {
@@ -193,6 +195,11 @@ export function setupPhotos(root, { urls, template, onChange, onDirty }) {
           tile.querySelector("img").src = urls.thumb(photo.id);
         }
         tile.querySelector("img").alt = photo.caption || "Photo";
+      } else if (tile.dataset.upload === "refused") { // sent again ("Try again"): waiting, or through
+        showError(tile, "");
+        tile.dataset.upload = "waiting";
+        setState(tile, WAITING);
+        if (!photo.waiting) uploaded(tile, photo);
       } else if (!photo.waiting) {
         uploaded(tile, photo);
       }

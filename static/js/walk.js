@@ -58,6 +58,7 @@ async function start(root) {
   const statusText = statusBox.querySelector("[data-status-text]");
   const retryButton = root.querySelector("[data-action=retry]");
   const signIn = root.querySelector("[data-signin]");
+  const asideButton = root.querySelector("[data-action=show-aside]");
   const MESSAGES = {
     saved: "Saved",
     saving: "Saving…",
@@ -75,15 +76,19 @@ async function start(root) {
     if (!seam) return;
     let current = seam.state;
     if (current === "saved" && waiting()) current = "saving";
-    if (current === "saved" && (refused.size || root.querySelector("[data-upload=refused]"))) current = "refused";
+    const refusedHere = refused.size || root.querySelector("[data-upload=refused]");
+    const aside = seam.setAside.length; // set aside anywhere: "Saved" would not be true
+    if (current === "saved" && (refusedHere || aside)) current = "refused";
     statusBox.dataset.state = current;
     const waitingCount = `${changes(seam.queued)} waiting`;
     let text = MESSAGES[current];
     if (current === "failed") text = `${text}: ${waitingCount}`;
     if (current === "offline" && seam.queued) text = `Offline: ${changes(seam.queued)} kept on this phone`;
+    if (current === "refused" && !refusedHere) text = `Not saved: ${changes(aside)} set aside`;
     if (statusText.textContent !== text) statusText.textContent = text;
     retryButton.hidden = !(current === "failed" || current === "signed-out");
     signIn.hidden = current !== "signed-out";
+    asideButton.hidden = !aside;
   }
 
   onStatus((status) => {
@@ -91,6 +96,11 @@ async function start(root) {
     renderStatus();
   });
   retryButton.addEventListener("click", () => retry());
+  asideButton.addEventListener("click", () => { // the list of changes set aside, at the top of the page
+    const title = document.getElementById("sync-aside-title");
+    title?.scrollIntoView({ block: "start" });
+    title?.focus({ preventScroll: true });
+  });
 
   // Debounced saves -------------------------------------------------------------------------------------------
   function later(key, run, delay) {

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -37,24 +38,52 @@ SCHEMA = "shopper_browser_test"
 
 class Wire:
     """WSGI middleware between the server and the app: records every API write as (method, path, Idempotency-Key),
-    and on request delays each one (`delay`), answers 503 (`unavailable`), or applies the `cut_after`-th one and then
-    drops the connection before the reply, as a server that dies between its commit and its answer."""
+    and on request delays each one (`delay`), answers them all `unavailable_status` (503 by default, with
+    `retry_after` as Retry-After if set) while `unavailable`, answers every write to a path ending with a key of
+    `failing` that key's status without applying it (a server that keeps failing on one change), or applies the
+    `cut_after`-th one and then drops the connection before the reply, as a server that dies between its commit and
+    its answer. Writes turned away while unavailable are counted in `turned_away`, failed ones in `failed`."""
 
     def __init__(self, app):
         self.app = app
         self.writes: list[tuple[str, str, str | None]] = []
+        self.turned_away: list[tuple[str, str, str | None]] = []
+        self.failed: list[tuple[str, str, str | None]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a plain line: no delay, nothing refused or cut (what was recorded stays)."""
         self.delay = 0.0
         self.unavailable = False
+        self.unavailable_status = 503
+        self.retry_after: int | None = None
+        self.failing: dict[str, int] = {}
         self.cut_after: int | None = None
         self.cut = threading.Event()
+
+    def clear(self) -> None:
+        self.writes.clear()
+        self.turned_away.clear()
+        self.failed.clear()
 
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] == "GET" or "/api/" not in environ["PATH_INFO"]:
             return self.app(environ, start_response)
+        write = (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_IDEMPOTENCY_KEY"))
         if self.unavailable:
-            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
-            return [b'{"error": "Down for maintenance.", "status": 503}']
-        self.writes.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_IDEMPOTENCY_KEY")))
+            self.turned_away.append(write)
+            status = self.unavailable_status
+            headers = [("Content-Type", "application/json")]
+            if self.retry_after is not None:
+                headers.append(("Retry-After", str(self.retry_after)))
+            start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+            return [b'{"error": "Down for maintenance.", "status": %d}' % status]
+        failing = next((status for path, status in self.failing.items() if write[1].endswith(path)), None)
+        if failing is not None:
+            self.failed.append(write)
+            start_response(f"{failing} {HTTPStatus(failing).phrase}", [("Content-Type", "application/json")])
+            return [b'{"error": "Something went wrong on our side.", "status": %d}' % failing]
+        self.writes.append(write)
         time.sleep(self.delay)
         if self.cut_after is not None and len(self.writes) >= self.cut_after and not self.cut.is_set():
             response = self.app(environ, lambda *args: None)  # applied and committed ...
@@ -259,10 +288,12 @@ def phone(browser, live):
     context.set_default_timeout(10_000)
     page = context.new_page()
     sign_in(page, live)
+    live.wire.clear()
     try:
         yield page
     finally:
         context.close()
+        live.wire.reset()
 
 
 @pytest.fixture
@@ -274,11 +305,9 @@ def pwa_phone(browser, live):
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     sign_in(page, live)
-    wire = live.wire
-    wire.writes.clear()
+    live.wire.clear()
     try:
         yield page
     finally:
         context.close()
-        wire.delay, wire.unavailable, wire.cut_after = 0.0, False, None
-        wire.cut.clear()
+        live.wire.reset()

@@ -481,8 +481,13 @@ def test_changes_to_an_audit_submitted_meanwhile_are_set_aside_with_the_reason_a
     assert queued_entries(page) == 0
 
     first.get_by_role("button", name="Dismiss").tap()
+    first.get_by_role("button", name="Keep it").tap()  # dismissing asks first
+    expect(refused.locator("li")).to_have_count(2)
+    first.get_by_role("button", name="Dismiss").tap()
+    first.get_by_role("button", name="Forget it").tap()
     expect(refused.locator("li")).to_have_count(1)
     refused.get_by_role("button", name="Dismiss").tap()
+    refused.get_by_role("button", name="Forget it").tap()
     expect(refused).to_be_hidden()
     expect(indicator(page)).to_have_text("All changes saved")
 
