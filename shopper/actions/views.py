@@ -3,7 +3,7 @@ and then-and-now against the previous walk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from io import BytesIO
 
@@ -14,7 +14,7 @@ from wtforms import SelectChoice
 
 from shopper.actions import queries, reaudit, service
 from shopper.actions.compare import Comparison
-from shopper.actions.forms import ActionForm, AgainForm, AssignFields, StatusForm, status_choices
+from shopper.actions.forms import ActionFilterForm, ActionForm, AgainForm, AssignFields, StatusForm, status_choices
 from shopper.actions.models import Action, ActionStatus
 from shopper.actions.notify import notify_assignee
 from shopper.actions.rules import statuses_for
@@ -73,26 +73,30 @@ def _tell_assignee(actions: list[Action]) -> None:
 def index():
     members = db.session.execute(people(current_org().id)).all()
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
-    filters, problems = queries.parse_filters(
+    filters, problems = ActionFilterForm(
         request.args, assignees={m.id for m in members}, sites={s.id for s in sites}
-    )
-    for problem in problems:
-        flash(problem, "error")
+    ).read()
     today = utcnow().date()
     query = queries.filtered(scoped(Action), filters, today)
+    total = db.session.scalar(queries.count_of(query))
+    last = queries.last_page(total)
+    if filters.page > last:
+        problems.append(f"Page {filters.page} does not exist: showing the last page.")
+        filters = replace(filters, page=last)
+    for problem in problems:
+        flash(problem, "error")
     rows = db.session.scalars(queries.page_of(queries.ordered(queries.with_list_columns(query)), filters.page)).all()
-    args = request.args.to_dict()
     return render_template(
         "actions/index.html",
         actions=rows[: queries.PAGE_SIZE],
         more=len(rows) > queries.PAGE_SIZE,
-        total=db.session.scalar(queries.count_of(query)),
+        total=total,
         filters=filters,
         views=queries.VIEWS,
         members=members,
         sites=sites,
         today=today,
-        page_url=lambda page: url_for(".index", **{**args, "page": page}),
+        page_url=lambda page: url_for(".index", **filters.as_args(page)),
     )
 
 
