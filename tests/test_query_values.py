@@ -287,3 +287,13 @@ def test_a_long_value_is_quoted_short(client, login, world):
     login(world["manager"])
     status, page = get(client, f"{world['base']}/audits/?status={'x' * 5000}")
     assert status == 200 and flashes(page) == [f"Unknown status “{'x' * 23}…”: showing every status."]
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example", "/%0a/evil.example", "/%0d%0a/evil.example"])
+def test_a_next_page_with_whitespace_goes_home(client, login, world, target):
+    """Browsers drop tabs and line breaks from a URL: "/<tab>/evil.example" was a redirect to evil.example, and a
+    line break in the Location header was a 500."""
+    login(world["manager"])
+    response = client.get(f"/login?next={target}")
+    assert response.status_code == 302 and "evil" not in response.headers["Location"]
+    assert client.get("/login?next=/orgs").headers["Location"] == "/orgs"

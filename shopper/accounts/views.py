@@ -31,8 +31,12 @@ def load_user(user_id: str) -> User | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never another host (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site: never another host (open redirect). No whitespace either: browsers drop tabs and
+    line breaks from a URL, so "/<tab>/evil.example" is "//evil.example" to them, and a line break in a header is a
+    500."""
+    if not target or any(character.isspace() for character in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 
