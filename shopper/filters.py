@@ -25,9 +25,10 @@ from shopper.forms import Form
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
-#: the largest number a link may carry: beyond any id or page, and within a 64-bit integer column
-MAX_NUMBER = 2**63 - 1
-_NUMBER = re.compile(r"[0-9]{1,19}")
+#: the largest number a link may carry: the largest INTEGER of PostgreSQL (ids and version numbers are INTEGER there,
+#: so a larger one in a query is an error, not "not found")
+MAX_NUMBER = 2**31 - 1
+_NUMBER = re.compile(r"[0-9]{1,10}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SHOWN = 24
 
