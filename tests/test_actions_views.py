@@ -114,6 +114,8 @@ def test_all_findings_at_once_skips_those_that_already_have_an_action(client, lo
     [
         ({"assignee_id": "stranger"}, "must be a member of this organization"),
         ({"assignee_id": "banana"}, "must be a member of this organization"),
+        ({"assignee_id": "99999999999999999999"}, "must be a member of this organization"),
+        ({"assignee_id": "auditor in Arabic-Indic digits"}, "must be a member of this organization"),
         ({"due_on": "next tuesday"}, "is not a date like"),
         ({"due_on": "2020-01-01"}, "Pick a due date from today on"),
         ({"title": ""}, "Give the action a title"),
@@ -124,6 +126,11 @@ def test_bad_action_input_is_refused_with_a_message_and_nothing_changes(client, 
     finding = findings_of(make, world["audit"])["transfers"]
     if values.get("assignee_id") == "stranger":
         values = {**values, "assignee_id": world["stranger"].id}
+    if values.get("assignee_id") == "auditor in Arabic-Indic digits":  # int() reads them: "٣" was member 3
+        values = {
+            **values,
+            "assignee_id": str(world["auditor"].id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+        }
     login(world["owner"])
     form = {"title": "Fix the hand-offs", "priority": "normal", **values}
     response = client.post(

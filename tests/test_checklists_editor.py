@@ -466,10 +466,11 @@ def test_unknown_keys_are_404_on_post(client, login, team, path):
     assert client.post(url(team, path), data={"direction": "up"}).status_code == 404
 
 
-def test_unknown_version_is_404(client, login, team):
+def test_unknown_version_is_404_and_a_version_that_is_not_a_number_400(client, login, team):
     login(team["manager"])
     assert client.get(url(team, "preview?version=9")).status_code == 404
-    assert client.get(url(team, "preview?version=first")).status_code == 404
+    refused = client.get(url(team, "preview?version=first"))
+    assert refused.status_code == 400 and "“first” is not a version number" in refused.get_data(as_text=True)
 
 
 def test_edit_page_lists_touchpoints_and_items(client, login, make, team):

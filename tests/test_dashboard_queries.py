@@ -4,11 +4,13 @@ import copy
 from datetime import UTC, date, datetime
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from shopper.actions.models import Action
 from shopper.checklists import service as checklists
 from shopper.checklists.models import Checklist
-from shopper.dashboard.queries import DashboardFilters, default_filters, load_dashboard, parse_filters, periods_between
+from shopper.dashboard.forms import DashboardFilterForm
+from shopper.dashboard.queries import DashboardFilters, default_filters, load_dashboard, periods_between
 from shopper.extensions import db
 from shopper.orgs.models import Role
 from tests.factories import SMALL_CHECKLIST
@@ -20,25 +22,22 @@ def at(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(hour=10, tzinfo=UTC)
 
 
-def test_nonsense_filters_fall_back_to_the_defaults_with_a_message():
-    filters, problems = parse_filters(
-        {"from": "yesterday", "to": "2026-13-45", "site": "banana", "checklist": "7"},
-        sites={1, 2},
-        checklists={3},
-        today=TODAY,
-    )
-    assert filters == default_filters(TODAY)
-    assert len(problems) == 4 and "not a date like 2026-06-15" in problems[0] and "Unknown site" in problems[2]
-    backwards, problems = parse_filters(
-        {"from": "2026-05-01", "to": "2026-01-01"}, sites=set(), checklists=set(), today=TODAY
-    )
-    assert backwards == default_filters(TODAY) and "ends before it starts" in problems[0]
-    chosen, problems = parse_filters(
-        {"from": "2026-01-01", "to": "2026-03-31", "site": "2", "checklist": "3"},
-        sites={2},
-        checklists={3},
-        today=TODAY,
-    )
+def read_filters(args: dict, sites: set[int], checklists: set[int]):
+    return DashboardFilterForm(MultiDict(args), sites=sites, checklists=checklists, today=TODAY).read()
+
+
+def test_nonsense_filters_fall_back_to_the_defaults_with_a_message(app):
+    with app.app_context():
+        filters, problems = read_filters(
+            {"from": "yesterday", "to": "2026-13-45", "site": "banana", "checklist": "7"}, sites={1, 2}, checklists={3}
+        )
+        assert filters == default_filters(TODAY)
+        assert len(problems) == 4 and "not a date like 2026-06-15" in problems[0] and "Unknown site" in problems[2]
+        backwards, problems = read_filters({"from": "2026-05-01", "to": "2026-01-01"}, sites=set(), checklists=set())
+        assert backwards == default_filters(TODAY) and "ends before it starts" in problems[0]
+        chosen, problems = read_filters(
+            {"from": "2026-01-01", "to": "2026-03-31", "site": "2", "checklist": "3"}, sites={2}, checklists={3}
+        )
     assert problems == [] and (chosen.site_id, chosen.checklist_id, chosen.unit) == (2, 3, "week")
     assert default_filters(TODAY).unit == "month" and (TODAY - default_filters(TODAY).date_from).days == 364
 

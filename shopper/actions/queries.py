@@ -1,4 +1,5 @@
-"""Reads of actions for lists and pages. The organization scope comes from the caller (the access layer)."""
+"""Reads of actions for lists and pages. Every read starts from `visible_to(access)`: who sees which action is
+decided there and nowhere else."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy.orm import selectinload
 
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
 from shopper.audits.models import Audit
+from shopper.orgs.access import Access
+from shopper.orgs.models import Role
 
 PAGE_SIZE = 50
 ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
@@ -17,45 +20,36 @@ ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
 VIEWS = {"active": "Open and in progress", "overdue": "Overdue", "closed": "Done and won't fix", "all": "All"}
 
 
+def visible_to(access: Access) -> Select:
+    """SELECT of the actions `access` may see; any other action does not exist for them (404). Owners and managers
+    see every action of the organization; anyone else, member or consultant, the actions of the audits they walk
+    (the audits shopper/audits/access.py lets them see) and the actions they are responsible for."""
+    query = select(Action).where(Action.org_id == access.org_id)
+    if access.role_enum.at_least(Role.MANAGER):
+        return query
+    walked = select(Audit.id).where(Audit.org_id == access.org_id, Audit.auditor_id == access.user_id)
+    return query.where(or_(Action.audit_id.in_(walked), Action.assignee_id == access.user_id))
+
+
 @dataclass(frozen=True)
 class ActionFilters:
+    """The action list's filters (read from the query string by forms.ActionFilterForm)."""
+
     status: str = "active"
     assignee_id: int | None = None
     site_id: int | None = None
     page: int = 1
 
-
-def parse_filters(args, *, assignees: set[int], sites: set[int]) -> tuple[ActionFilters, list[str]]:
-    """Filters from the query string. Nonsense values fall back to the defaults, each with a message."""
-    problems: list[str] = []
-    status = args.get("status", "") or "active"
-    if status not in VIEWS and status not in set(ActionStatus):
-        problems.append(f"Unknown status {status!r}: showing open and in-progress actions.")
-        status = "active"
-
-    def choice(name: str, allowed: set[int], fallback: str) -> int | None:
-        raw = args.get(name, "")
-        if not raw:
-            return None
-        if raw.isdigit() and int(raw) in allowed:
-            return int(raw)
-        problems.append(f"Unknown {name} in the filter: showing {fallback}.")
-        return None
-
-    raw_page = args.get("page", "") or "1"
-    page = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 0
-    if not page:
-        problems.append(f"Page {raw_page!r} does not exist: showing the first page.")
-        page = 1
-    return (
-        ActionFilters(
-            status=status,
-            assignee_id=choice("assignee", assignees, "everyone's actions"),
-            site_id=choice("site", sites, "every site"),
-            page=page,
-        ),
-        problems,
-    )
+    def as_args(self, page: int | None = None) -> dict[str, str | int]:
+        """The query string that shows this list again, on `page`."""
+        args: dict[str, str | int] = {"status": self.status} if self.status != "active" else {}
+        if self.assignee_id:
+            args["assignee"] = self.assignee_id
+        if self.site_id:
+            args["site"] = self.site_id
+        if (page or self.page) > 1:
+            args["page"] = page or self.page
+        return args
 
 
 def _priority_rank():
@@ -101,6 +95,10 @@ def ordered(query: Select) -> Select:
 
 def page_of(query: Select, page: int) -> Select:
     return query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+
+
+def last_page(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
 
 
 def count_of(query: Select) -> Select:

@@ -3,18 +3,18 @@ and then-and-now against the previous walk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.actions import queries, reaudit, service
 from shopper.actions.compare import Comparison
-from shopper.actions.forms import ActionForm, AgainForm, AssignFields, StatusForm, status_choices
+from shopper.actions.forms import ActionFilterForm, ActionForm, AgainForm, AssignFields, StatusForm, status_choices
 from shopper.actions.models import Action, ActionStatus
 from shopper.actions.notify import notify_assignee
 from shopper.actions.rules import statuses_for
@@ -23,15 +23,7 @@ from shopper.audits.models import Audit, Finding
 from shopper.extensions import db
 from shopper.media.ingest import ImageRejected
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import (
-    current_access,
-    current_org,
-    current_role,
-    get_or_404,
-    org_blueprint,
-    people,
-    scoped,
-)
+from shopper.orgs.access import current_access, current_org, current_role, org_blueprint, people, scoped
 from shopper.orgs.models import Role, Site
 from shopper.reports.rendering import render_soon
 from shopper.timeutil import utcnow
@@ -71,33 +63,39 @@ def _tell_assignee(actions: list[Action]) -> None:
 def index():
     members = db.session.execute(people(current_org().id)).all()
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
-    filters, problems = queries.parse_filters(
+    filters, problems = ActionFilterForm(
         request.args, assignees={m.id for m in members}, sites={s.id for s in sites}
-    )
+    ).read()
+    today = utcnow().date()
+    query = queries.filtered(queries.visible_to(current_access()), filters, today)
+    total = db.session.scalar(queries.count_of(query))
+    last = queries.last_page(total)
+    if filters.page > last:
+        problems.append(f"Page {filters.page} does not exist: showing the last page.")
+        filters = replace(filters, page=last)
     for problem in problems:
         flash(problem, "error")
-    today = utcnow().date()
-    query = queries.filtered(scoped(Action), filters, today)
     rows = db.session.scalars(queries.page_of(queries.ordered(queries.with_list_columns(query)), filters.page)).all()
-    args = request.args.to_dict()
     return render_template(
         "actions/index.html",
         actions=rows[: queries.PAGE_SIZE],
         more=len(rows) > queries.PAGE_SIZE,
-        total=db.session.scalar(queries.count_of(query)),
+        total=total,
         filters=filters,
         views=queries.VIEWS,
         members=members,
         sites=sites,
         today=today,
-        page_url=lambda page: url_for(".index", **{**args, "page": page}),
+        page_url=lambda page: url_for(".index", **filters.as_args(page)),
     )
 
 
 @bp.get("/mine")
 def mine():
     now = utcnow()
-    rows = db.session.scalars(queries.my_actions(scoped(Action), current_user.id, now - timedelta(days=60))).all()
+    rows = db.session.scalars(
+        queries.my_actions(queries.visible_to(current_access()), current_user.id, now - timedelta(days=60))
+    ).all()
     return render_template("actions/mine.html", actions=rows, today=now.date())
 
 
@@ -105,7 +103,11 @@ def mine():
 
 
 def _get_action(action_id: int) -> Action:
-    return get_or_404(Action, action_id)
+    """The action, if the signed-in person may see it; else 404, as for another organization's."""
+    action = db.session.scalar(queries.visible_to(current_access()).where(Action.id == action_id))
+    if action is None:
+        abort(404)
+    return action
 
 
 def _detail_page(action: Action, status_form: StatusForm | None = None, code: int = 200):
@@ -213,7 +215,9 @@ def proof_photo(action_id: int, rendition: str):
 def _plan_page(audit: Audit, forms: dict[int, ActionForm] | None = None, bulk: AssignFields | None = None, code=200):
     existing = {
         a.item_key: a
-        for a in db.session.scalars(queries.with_list_columns(scoped(Action).where(Action.audit_id == audit.id)))
+        for a in db.session.scalars(
+            queries.with_list_columns(queries.visible_to(current_access()).where(Action.audit_id == audit.id))
+        )
     }
     choices = _member_choices()
     forms = dict(forms or {})
@@ -329,7 +333,9 @@ def compare(audit_id: int):
     previous, comparison = found if found else (None, None)
     plan = {}
     if previous is not None:
-        plan = service.action_plan(previous.id, utcnow().date())
+        shown = queries.visible_to(current_access()).where(Action.audit_id == previous.id)
+        keys = set(db.session.scalars(shown.with_only_columns(Action.item_key)))
+        plan = {key: line for key, line in service.action_plan(previous.id, utcnow().date()).items() if key in keys}
     return render_template("actions/compare.html", audit=audit, previous=previous, comparison=comparison, plan=plan)
 
 
@@ -349,7 +355,9 @@ class AuditBlock:
 @bp.app_template_global("actions_block")
 def actions_block(audit: Audit) -> AuditBlock:
     manager = _may_manage()
-    planned = db.session.scalar(select(func.count()).where(Action.audit_id == audit.id)) or 0
+    planned = db.session.scalar(
+        queries.count_of(queries.visible_to(current_access()).where(Action.audit_id == audit.id))
+    )
     found = reaudit.comparison_for(audit)
     return AuditBlock(
         findings=len(audit.findings),
@@ -364,9 +372,10 @@ def actions_block(audit: Audit) -> AuditBlock:
 
 @bp.app_template_global("last_improvement")
 def last_improvement() -> Action | None:
-    """The organization's latest action closed as done: the answer to "what was the last thing you improved?"."""
+    """The latest action closed as done that the signed-in person may see: the answer to "what was the last thing
+    you improved?"."""
     return db.session.scalar(
-        queries.with_list_columns(scoped(Action).where(Action.status == ActionStatus.DONE))
+        queries.with_list_columns(queries.visible_to(current_access()).where(Action.status == ActionStatus.DONE))
         .order_by(Action.closed_at.desc(), Action.id.desc())
         .limit(1)
     )

@@ -14,50 +14,14 @@ from shopper.extensions import db
 
 @dataclass(frozen=True)
 class AuditFilters:
+    """The audit list's filters (read from the query string by forms.AuditFilterForm); None is "all"."""
+
     site_id: int | None = None
     checklist_id: int | None = None
     auditor_id: int | None = None
     status: str | None = None
     date_from: date | None = None
     date_to: date | None = None
-
-
-def parse_filters(args, *, sites: set[int], checklists: set[int], auditors: set[int]) -> tuple[AuditFilters, list[str]]:
-    """Filters from the query string. Nonsense values are dropped, each with a message saying so."""
-    problems: list[str] = []
-
-    def choice(name: str, allowed: set[int], label: str) -> int | None:
-        raw = args.get(name, "")
-        if not raw:
-            return None
-        if raw.isdigit() and int(raw) in allowed:
-            return int(raw)
-        problems.append(f"Unknown {label} in the filter: showing all {label}s.")
-        return None
-
-    def day(name: str, label: str) -> date | None:
-        raw = args.get(name, "")
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            problems.append(f"{label} {raw!r} is not a date like 2026-03-31: ignored.")
-            return None
-
-    status = args.get("status", "")
-    if status and status not in set(AuditStatus):
-        problems.append(f"Unknown status {status!r}: showing every status.")
-        status = ""
-    filters = AuditFilters(
-        site_id=choice("site", sites, "site"),
-        checklist_id=choice("checklist", checklists, "checklist"),
-        auditor_id=choice("auditor", auditors, "auditor"),
-        status=status or None,
-        date_from=day("from", "From"),
-        date_to=day("to", "To"),
-    )
-    return filters, problems
 
 
 def filtered(query: Select, filters: AuditFilters) -> Select:

@@ -13,10 +13,10 @@ from wtforms import SelectChoice
 
 from shopper.audits import service
 from shopper.audits.access import get_audit_or_404, may_see_all_audits
-from shopper.audits.forms import ReopenForm, StartAuditForm, SubmitForm
+from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
 from shopper.audits.models import Audit, AuditEvent, Photo
 from shopper.audits.progress import walk_progress
-from shopper.audits.queries import audits_of, filtered, parse_filters, with_list_columns
+from shopper.audits.queries import audits_of, filtered, with_list_columns
 from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import known_to, visible_to
@@ -50,12 +50,12 @@ def index():
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
     checklists = db.session.scalars(known_to(current_org().id).order_by(Checklist.title)).all()
     members = db.session.execute(people(current_org().id)).all()
-    filters, problems = parse_filters(
+    filters, problems = AuditFilterForm(
         request.args,
         sites={s.id for s in sites},
         checklists={c.id for c in checklists},
         auditors={m.id for m in members},
-    )
+    ).read()
     for problem in problems:
         flash(problem, "error")
     audits = db.session.scalars(with_list_columns(filtered(scoped(Audit), filters))).all()
@@ -77,8 +77,11 @@ def new():
         form.auditor_id.choices = [SelectChoice(current_user.id, current_user.name)]
     if request.method == "GET":
         form.auditor_id.data = current_user.id
-        if request.args.get("checklist", "").isdigit():
-            form.checklist_id.data = int(request.args["checklist"])
+        link = StartLinkForm(request.args, checklists={c.id for c in checklists})
+        for problem in link.problems():
+            flash(problem, "error")
+        if link.checklist.data is not None:
+            form.checklist_id.data = link.checklist.data
     if form.validate_on_submit():
         try:
             audit = service.start_audit(

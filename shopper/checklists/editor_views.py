@@ -13,11 +13,12 @@ from shopper.checklists.forms import (
     EditorForm,
     ItemForm,
     MoveForm,
+    NewItemLinkForm,
+    PreviewForm,
     SettingsForm,
     TouchpointForm,
 )
 from shopper.checklists.models import Checklist
-from shopper.checklists.schema import ITEM_TYPES
 from shopper.orgs.access import get_or_404, org_blueprint, require_role
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Role
@@ -151,11 +152,12 @@ def remove_touchpoint(checklist_id: int, key: str):
 def new_item(checklist_id: int, key: str):
     checklist = get_or_404(Checklist, checklist_id)
     touchpoint = _found(editor.find_touchpoint(checklist.draft, key))
-    item_type = request.args.get("type", "check")
-    form = ItemForm(
-        sources=editor.condition_sources(checklist.draft, key),
-        data={"type": item_type if item_type in ITEM_TYPES else "check"},
-    )
+    link = NewItemLinkForm(request.args)
+    problems = link.problems()
+    if request.method == "GET":
+        for problem in problems:
+            flash(problem, "error")
+    form = ItemForm(sources=editor.condition_sources(checklist.draft, key), data={"type": link.type.data or "check"})
     change = _checked(form, lambda: editor.add_item(checklist.draft, key, form.fields(checklist.draft)))
     if change:
         return _saved(checklist, change, "Item added.")
@@ -226,10 +228,11 @@ def _remove(checklist: Checklist, change: Callable[[], dict[str, Any]], name: st
 @bp.get("/<int:checklist_id>/preview")
 def preview(checklist_id: int):
     checklist = get_or_404(Checklist, checklist_id)
-    version = None
-    if "version" in request.args:
-        number = request.args.get("version", type=int)
-        version = _found(service.version_by_number(checklist, number) if number else None)
+    link = PreviewForm(request.args)
+    problems = link.problems()
+    if problems:
+        abort(400, " ".join(problems))
+    version = _found(service.version_by_number(checklist, link.version.data)) if link.version.data else None
     definition = version.definition if version else checklist.draft
     return render_template(
         "checklists/preview.html",

@@ -28,6 +28,7 @@ from shopper.checklists.schema import (
     Problem,
 )
 from shopper.checklists.sharing import chosen_client_ids
+from shopper.filters import ChoiceValue, FilterForm, NumberValue
 from shopper.forms import Form, strip
 
 CHANNEL_LABELS = {
@@ -346,3 +347,19 @@ class SharingForm(Form):
         if not formdata:
             form.clients.data = sorted(chosen_client_ids(checklist))
         return form
+
+
+class PreviewForm(FilterForm):
+    """`?version=<number>` on the preview: a published version instead of the draft."""
+
+    version = NumberValue(
+        "Version", invalid="{value} is not a version number", fallback="pick a version from the checklist's page"
+    )
+
+
+class NewItemLinkForm(FilterForm):
+    """`?type=<item type>` on the new item page: the type to start with."""
+
+    type = ChoiceValue(
+        "Item type", choices=ITEM_TYPES, unknown="Unknown item type {value}", fallback="starting with a check"
+    )

@@ -9,7 +9,7 @@ kept by the report's rule (the wrap-up's verdict, else no finding in that touchp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -54,6 +54,8 @@ ACTIVE = [ActionStatus.OPEN.value, ActionStatus.DOING.value]
 
 @dataclass(frozen=True)
 class DashboardFilters:
+    """The dashboard's range, site and checklist (read from the query string by forms.DashboardFilterForm)."""
+
     date_from: date
     date_to: date
     site_id: int | None = None
@@ -83,46 +85,6 @@ class DashboardFilters:
 
 def default_filters(today: date) -> DashboardFilters:
     return DashboardFilters(today - timedelta(days=DEFAULT_DAYS - 1), today)
-
-
-def parse_filters(args: Mapping[str, str], *, sites: set[int], checklists: set[int], today: date):
-    """(filters, problems). Nonsense values fall back to the defaults, each with a message saying so."""
-    problems: list[str] = []
-    default = default_filters(today)
-
-    def day(name: str, label: str, fallback: date) -> date:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return fallback
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            problems.append(f"{label} {raw!r} is not a date like {today.isoformat()}: showing {fallback:%d %b %Y}.")
-            return fallback
-
-    def choice(name: str, allowed: set[int], everything: str) -> int | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        if raw.isdigit() and int(raw) in allowed:
-            return int(raw)
-        problems.append(f"Unknown {name} in the filter: showing {everything}.")
-        return None
-
-    date_from = day("from", "From", default.date_from)
-    date_to = day("to", "To", default.date_to)
-    if date_from > date_to:
-        problems.append("The range ends before it starts: showing the last twelve months.")
-        date_from, date_to = default.date_from, default.date_to
-    return (
-        DashboardFilters(
-            date_from=date_from,
-            date_to=date_to,
-            site_id=choice("site", sites, "every site"),
-            checklist_id=choice("checklist", checklists, "every checklist"),
-        ),
-        problems,
-    )
 
 
 # Dialect helpers ------------------------------------------------------------------------------------------------

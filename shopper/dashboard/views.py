@@ -8,7 +8,8 @@ from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import known_to
 from shopper.clients.portfolio import comparisons_for_client
 from shopper.dashboard import charts, exports
-from shopper.dashboard.queries import DashboardFilters, load_dashboard, parse_filters
+from shopper.dashboard.forms import DashboardFilterForm
+from shopper.dashboard.queries import DashboardFilters, load_dashboard
 from shopper.database import reads_first
 from shopper.extensions import db
 from shopper.orgs.access import current_access, current_org, org_blueprint, require_role, scoped
@@ -22,12 +23,12 @@ bp.url_value_preprocessor(lambda endpoint, values: reads_first())  # read-only p
 def _filters(flash_problems: bool = True) -> tuple[DashboardFilters, list[Site], list[Checklist]]:
     sites = db.session.scalars(scoped(Site).order_by(Site.name)).all()
     checklists = db.session.scalars(known_to(current_org().id).order_by(Checklist.title)).all()
-    filters, problems = parse_filters(
+    filters, problems = DashboardFilterForm(
         request.args,
         sites={s.id for s in sites},
         checklists={c.id for c in checklists},
         today=utcnow().date(),
-    )
+    ).read()
     if flash_problems:
         for problem in problems:
             flash(problem, "error")
