@@ -42,8 +42,9 @@ def start_reaudit(audit: Audit, actor: Access, auditor_id: int, now: datetime) -
         raise ActionError(str(e), e.status) from e
 
 
-def previous_walk(audit: Audit) -> Audit | None:
-    """The latest submitted walk of the same checklist at the same site before this one (any version)."""
+def previous_walk(audit: Audit, walked_by: int | None = None) -> Audit | None:
+    """The latest submitted walk of the same checklist at the same site before this one (any version); with
+    `walked_by`, only among that person's own walks (an auditor sees no one else's)."""
     query = select(Audit).where(
         Audit.org_id == audit.org_id,
         Audit.checklist_id == audit.checklist_id,
@@ -53,6 +54,8 @@ def previous_walk(audit: Audit) -> Audit | None:
     )
     if audit.submitted_at is not None:
         query = query.where(Audit.submitted_at < audit.submitted_at)
+    if walked_by is not None:
+        query = query.where(Audit.auditor_id == walked_by)
     return db.session.scalar(
         query.options(joinedload(Audit.version)).order_by(Audit.submitted_at.desc(), Audit.id.desc()).limit(1)
     )
@@ -93,11 +96,12 @@ def walk_facts(audits: Sequence[Audit]) -> dict[int, WalkFacts]:
     }
 
 
-def comparison_for(audit: Audit) -> tuple[Audit, Comparison] | None:
-    """The submitted audit against its previous walk, or None when it is the first (or is not submitted)."""
+def comparison_for(audit: Audit, walked_by: int | None = None) -> tuple[Audit, Comparison] | None:
+    """The submitted audit against its previous walk, or None when it is the first (or is not submitted). With
+    `walked_by`, the previous walk is that person's own: an auditor compares only walks they may see."""
     if not audit.is_submitted:
         return None
-    previous = previous_walk(audit)
+    previous = previous_walk(audit, walked_by)
     if previous is None:
         return None
     facts = walk_facts([previous, audit])

@@ -329,7 +329,7 @@ def again(audit_id: int):
 @bp.get("/audits/<int:audit_id>/compare")
 def compare(audit_id: int):
     audit = get_audit_or_404(audit_id)
-    found = reaudit.comparison_for(audit)
+    found = reaudit.comparison_for(audit, None if may_see_all_audits() else current_user.id)
     previous, comparison = found if found else (None, None)
     plan = {}
     if previous is not None:
@@ -358,7 +358,7 @@ def actions_block(audit: Audit) -> AuditBlock:
     planned = db.session.scalar(
         queries.count_of(queries.visible_to(current_access()).where(Action.audit_id == audit.id))
     )
-    found = reaudit.comparison_for(audit)
+    found = reaudit.comparison_for(audit, None if may_see_all_audits() else current_user.id)
     return AuditBlock(
         findings=len(audit.findings),
         planned=planned,
