@@ -135,14 +135,14 @@ def _retry_after(criteria, limit: int, policy: ThrottlePolicy, now: datetime) ->
     return max(1, math.ceil((oldest + policy.window - now).total_seconds()))
 
 
-def _waits(email: str, client: Client, device: str | None, policy: ThrottlePolicy, now: datetime) -> list[int]:
+def _waits(email: str, ip: str, device: str | None, policy: ThrottlePolicy, now: datetime) -> list[int]:
     if device is not None:
         checks = [((LoginAttempt.email == email, LoginAttempt.known_device == device), policy.max_per_client)]
     else:
         unknown = LoginAttempt.known_device.is_(None)
         checks = [
-            ((LoginAttempt.email == email, LoginAttempt.ip == client.ip, unknown), policy.max_per_client),
-            ((LoginAttempt.ip == client.ip, unknown), policy.max_per_ip),
+            ((LoginAttempt.email == email, LoginAttempt.ip == ip, unknown), policy.max_per_client),
+            ((LoginAttempt.ip == ip, unknown), policy.max_per_ip),
             ((LoginAttempt.email == email, unknown), policy.max_per_account),
         ]
     waits = (_retry_after(criteria, limit, policy, now) for criteria, limit in checks)
@@ -154,7 +154,7 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
     email = normalize_email(email)[:254]
     ip = client.ip[:64]
     device = sessions.known_device(email, client.device_token)
-    waits = _waits(email, Client(ip, client.device_token), device, policy, now)
+    waits = _waits(email, ip, device, policy, now)
     if waits:
         raise Throttled(max(waits))
     user = find_user(email)
@@ -171,14 +171,11 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
     return user
 
 
-def sign_in(user: User, client: Client, now: datetime) -> str:
-    """Open a device session for an authenticated user and log the sign-in. Commits; returns the session id."""
-    identifier = sessions.start(
-        user, now=now, device_token=client.device_token, user_agent=client.user_agent, ip=client.ip
-    )
+def sign_in(user: User, client: Client, now: datetime) -> None:
+    """Open a device session for an authenticated user and log the sign-in. Commits."""
+    sessions.start(user, now=now, device_token=client.device_token, user_agent=client.user_agent, ip=client.ip)
     record_for_member(user.id, Event.SIGNED_IN, detail=device_words(client.user_agent), ip=client.ip, at=now)
     db.session.commit()
-    return identifier
 
 
 def device_words(user_agent: str) -> str:
