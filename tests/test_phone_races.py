@@ -308,10 +308,10 @@ def trials(check: Callable[[int], None], count: int = TRIALS) -> None:
 
 
 def later(trial: int, call: Callable) -> Callable:
-    """The call, started a little later on each trial (0 to 9 ms), so the trials sweep the interleavings."""
+    """The call, started a little later on each trial (0 to 27 ms), so the trials sweep the interleavings."""
 
     def delayed(client):
-        time.sleep((trial % 10) / 1000)
+        time.sleep((trial % 10) * 0.003)
         return call(client)
 
     return delayed
