@@ -607,6 +607,9 @@ def caption_photo(
     wins (ties broken by the key), whatever order edits arrive in; a losing edit answers 200 with `applied: false`
     and the saved state. A deleted photo's caption is 410 Gone."""
     photo_id = _photo_id(photo_id)
+    place = _photo_place(photo_id)
+    if place is None or place.audit_id != audit.id:  # before anything else: another audit's photo is just not here
+        raise AuditError(NO_SUCH_PHOTO, 404)
     unknown = set(payload) - {"caption", "client_ts"}
     if unknown:
         raise AuditError(f"Unknown field(s): {', '.join(sorted(unknown))}.", 422)
@@ -639,6 +642,9 @@ def delete_photo(audit: Audit, user_id: int, op_id: str, photo_id: str, storage:
     """Delete a photo and leave its tombstone, so no late upload or caption brings it back. 204, also when it is
     already gone (a replayed delete must not fail) or was never uploaded (its upload, if it comes, is 410)."""
     photo_id = _photo_id(photo_id)
+    place = _photo_place(photo_id)
+    if place is not None and place.audit_id != audit.id:  # before anything else: another audit's photo is not here
+        raise AuditError(NO_SUCH_PHOTO, 404)
     keys = [photo_key(audit, photo_id, name) for name in RENDITIONS]
     removed_row = False
     to_delete: list[str] = []  # the files, once this request's delete is recorded (and so will be committed)
