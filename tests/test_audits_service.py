@@ -209,3 +209,60 @@ def test_starting_needs_a_published_checklist_a_live_site_and_a_member(ctx, make
     assigned = service.start_audit(checklist=published, auditor_id=make.member(org, Role.AUDITOR).id, **common)
     assert assigned.status == AuditStatus.ASSIGNED and assigned.started_at is None
     assert assigned.checklist_version_id == published.current_version_id
+
+
+def test_the_same_change_sent_with_its_fields_in_another_order_is_a_replay(setup):
+    _, auditor, _, audit = setup
+    key = op()
+    first = service.save_answer(
+        audit, auditor.id, key, "transfers", {"value": 2, "note": "x", "client_ts": 9}, utcnow()
+    )
+    again = service.save_answer(
+        audit, auditor.id, key, "transfers", {"client_ts": 9, "note": "x", "value": 2}, utcnow()
+    )
+    assert again == first
+    assert db.session.query(SyncOp).filter_by(audit_id=audit.id).count() == 1
+
+
+def test_a_key_reused_with_another_body_is_refused_before_anything_is_written(setup):
+    _, auditor, _, audit = setup
+    key = op()
+    answer(audit, auditor, "transfers", 2, 9, op_id=key)
+    db.session.expire_all()
+    revision = db.session.get(Audit, audit.id).revision
+    with pytest.raises(service.AuditError, match="already used for a different change") as refused:
+        answer(audit, auditor, "transfers", 3, 10, op_id=key)
+    assert refused.value.status == 422
+    assert stored(audit, "transfers").value == 2
+    db.session.expire_all()
+    assert db.session.get(Audit, audit.id).revision == revision
+
+
+def test_writes_recorded_before_body_hashes_were_kept_still_replay(setup):
+    _, auditor, _, audit = setup
+    key = op()
+    first = answer(audit, auditor, "transfers", 2, 9, op_id=key)
+    db.session.execute(db.update(SyncOp).where(SyncOp.op_id == key).values(body_hash=None))
+    db.session.commit()
+    assert answer(audit, auditor, "transfers", 2, 9, op_id=key) == first
+
+
+def test_every_phone_write_records_its_key_and_body_hash(setup, tmp_path):
+    from shopper.media.storage import LocalStorage
+    from tests.images import oriented_jpeg
+
+    _, auditor, _, audit = setup
+    storage = LocalStorage(tmp_path)
+    photo_id = str(uuid.uuid4())
+    keys = {kind: op() for kind in ("answer", "visit", "photo", "caption", "delete-photo")}
+    answer(audit, auditor, "transfers", 1, 1, op_id=keys["answer"])
+    service.save_visit(audit, auditor.id, keys["visit"], "billing-line", {"effort": 2, "client_ts": 1}, utcnow())
+    common = dict(touchpoint_key="billing-line", item_key=None, caption="", storage=storage, now=utcnow())
+    service.add_photo(audit, auditor.id, photo_id=photo_id, data=oriented_jpeg(1), op_id=keys["photo"], **common)
+    service.caption_photo(audit, auditor.id, keys["caption"], photo_id, {"caption": "Hi", "client_ts": 3}, utcnow())
+    service.delete_photo(audit, auditor.id, keys["delete-photo"], photo_id, storage, utcnow())
+    ops = {o.op_id: o for o in db.session.query(SyncOp).filter_by(audit_id=audit.id)}
+    for kind, key in keys.items():
+        assert ops[key].kind == kind
+        assert len(ops[key].body_hash) == 64
+    assert len({o.body_hash for o in ops.values()}) == len(keys)

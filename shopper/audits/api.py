@@ -12,11 +12,10 @@ from flask_login import current_user
 
 from shopper.audits import service
 from shopper.audits.access import get_audit_or_404
-from shopper.audits.models import Audit, Photo
 from shopper.audits.state import audit_state
 from shopper.database import reads_first
 from shopper.errors import error_response
-from shopper.extensions import csrf, db
+from shopper.extensions import csrf
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import org_blueprint
@@ -62,6 +61,8 @@ def _key() -> str:
 
 
 def _reply(applied: service.Applied):
+    if applied.status == 204:
+        return "", 204
     response = jsonify(applied.body)
     response.status_code = applied.status
     return response
@@ -88,7 +89,7 @@ def put_visit(audit_id: int, touchpoint_key: str):
 
 @bp.post("/<int:audit_id>/photos")
 def post_photo(audit_id: int):
-    _key()
+    key = _key()
     audit = get_audit_or_404(audit_id)
     upload = request.files.get("file")
     if upload is None:
@@ -104,35 +105,23 @@ def post_photo(audit_id: int):
         data=data,
         storage=storage(),
         now=utcnow(),
+        op_id=key,
     )
     return _reply(applied)
 
 
-def _photo_or_404(audit: Audit, photo_id: str) -> Photo | None:
-    photo = db.session.get(Photo, photo_id.lower())
-    return photo if photo is not None and photo.audit_id == audit.id else None
-
-
 @bp.patch("/<int:audit_id>/photos/<photo_id>")
 def patch_photo(audit_id: int, photo_id: str):
-    _key()
+    key = _key()
     audit = get_audit_or_404(audit_id)
-    photo = _photo_or_404(audit, photo_id)
-    if photo is None:
-        raise service.AuditError("There is no such photo in this audit.", 404)
-    service.caption_photo(audit, photo, _json_body().get("caption", ""))
-    return jsonify(photo=service.photo_state(photo))
+    return _reply(service.caption_photo(audit, current_user.id, key, photo_id, _json_body(), utcnow()))
 
 
 @bp.delete("/<int:audit_id>/photos/<photo_id>")
 def delete_photo(audit_id: int, photo_id: str):
-    """Deleting a photo that is already gone succeeds: a replayed delete must not fail."""
-    _key()
+    key = _key()
     audit = get_audit_or_404(audit_id)
-    photo = _photo_or_404(audit, photo_id)
-    if photo is not None:
-        service.delete_photo(audit, photo, storage())
-    return "", 204
+    return _reply(service.delete_photo(audit, current_user.id, key, photo_id, storage(), utcnow()))
 
 
 @bp.post("/<int:audit_id>/submit")

@@ -144,6 +144,10 @@ class Photo(db.Model):
     touchpoint_key: Mapped[str] = mapped_column(String(64))
     item_key: Mapped[str | None] = mapped_column(String(64))
     caption: Mapped[str] = mapped_column(String(300), default="")
+    #: when the caption was typed, by the phone's clock (milliseconds); the latest caption wins, 0 for the upload's
+    caption_ts: Mapped[int] = mapped_column(db.BigInteger, default=0, server_default="0")
+    #: the Idempotency-Key of the caption's write: breaks ties between equal timestamps, as for answers
+    caption_op_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer)
@@ -153,6 +157,17 @@ class Photo(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     audit: Mapped[Audit] = relationship(back_populates="photos")
+
+
+class PhotoTombstone(db.Model):
+    """A deleted photo's id. A late upload of the same uuid (410 Gone) or a late caption cannot bring it back."""
+
+    __tablename__ = "photo_tombstone"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Finding(db.Model):
@@ -204,6 +219,9 @@ class SyncOp(db.Model):
     audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))
+    #: SHA-256 of what the write asked for (its kind, target and body): the same key with another body is refused;
+    #: null for writes recorded before it was kept
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(SmallInteger)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

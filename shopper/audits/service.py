@@ -1,20 +1,29 @@
 """The audit state machine: start, answer, wrap up touchpoints, add photos, submit, reopen.
 
-Every write from a phone carries a client-generated id (the Idempotency-Key; a photo's own uuid) and the phone's
-timestamp. The id is claimed in the same transaction as the change (INSERT ... ON CONFLICT DO NOTHING on both
-SQLite and PostgreSQL), so a replay, even a concurrent one, returns the first response and never applies twice.
-Per item, the write with the latest client timestamp wins (ties broken by the id), decided inside the upsert
-itself, so two phones saving the same item converge on the same answer whatever order their writes arrive in.
+Every write from a phone carries a client-generated id (the Idempotency-Key; a photo also has its own uuid) and,
+for answers, wrap-ups and captions, the phone's timestamp. The key is recorded with a hash of what the write asked
+for, in the same transaction as the change (INSERT ... ON CONFLICT DO NOTHING on both SQLite and PostgreSQL), so a
+replay, even a concurrent one, returns the first response and never applies twice, and the same key sent with a
+different body is refused (422) instead of silently answered as the first. Per item (and per photo caption) the
+write with the latest client timestamp wins (ties broken by the key), decided inside the write statement itself, so
+two phones converge on the same state whatever order their writes arrive in. Every phone write to an audit first
+bumps its revision, which is also its lock (see `_idempotent`): checks and writes of one audit never interleave. A
+deleted photo leaves a tombstone that no late upload or caption can undo.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import secrets
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shopper.accounts.models import User
@@ -25,6 +34,7 @@ from shopper.audits.models import (
     AuditStatus,
     Finding,
     Photo,
+    PhotoTombstone,
     SyncOp,
     TouchpointVisit,
 )
@@ -171,17 +181,42 @@ def check_op_id(op_id: str | None) -> str:
     return op_id
 
 
-def _replayed(op_id: str, audit_id: int, user_id: int) -> Applied | None:
+REUSED_KEY = (
+    "This Idempotency-Key was already used for a different change, so this one was not saved. "
+    "Every change needs a key of its own."
+)
+SUBMITTED = "This audit has been submitted: it can no longer be changed."
+
+
+def body_hash(kind: str, target: str, *parts: bytes) -> str:
+    """What a write asks for, as SHA-256: its kind, its target (item, touchpoint or photo id) and its body."""
+    digest = hashlib.sha256(f"{kind}\0{target}\0".encode())
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def json_hash(kind: str, target: str, payload: Any) -> str:
+    """The body hash of a JSON write, from the parsed body: the same change hashes the same whatever the key
+    order or spacing it was sent with."""
+    return body_hash(kind, target, json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _replayed(op_id: str, audit_id: int, user_id: int, digest: str) -> Applied | None:
+    """The first response to this key, or None if it is new. Raises AuditError (422) when the key was used for a
+    different change: another audit, another person, or another body."""
     ops = SyncOp.__table__.c
     op = _run(
         "find-op",
-        lambda: select(ops.audit_id, ops.user_id, ops.status_code, ops.response).where(ops.op_id == bindparam("op_id")),
+        lambda: select(ops.audit_id, ops.user_id, ops.body_hash, ops.status_code, ops.response).where(
+            ops.op_id == bindparam("op_id")
+        ),
         {"op_id": op_id},
     ).first()
     if op is None:
         return None
-    if op.audit_id != audit_id or op.user_id != user_id:
-        raise AuditError("This Idempotency-Key was already used for a different change.", 422)
+    if op.audit_id != audit_id or op.user_id != user_id or op.body_hash not in (None, digest):
+        raise AuditError(REUSED_KEY, 422)
     return Applied(op.status_code, op.response)
 
 
@@ -196,7 +231,7 @@ def _bump_revision():
 
 
 def _record_op():
-    names = ("op_id", "audit_id", "user_id", "kind", "status_code", "response", "applied_at")
+    names = ("op_id", "audit_id", "user_id", "kind", "body_hash", "status_code", "response", "applied_at")
     return (
         _insert(SyncOp.__table__)
         .values({name: bindparam(name) for name in names})
@@ -209,24 +244,39 @@ class _Replay(Exception):
     """Another transaction recorded the same op first: undo this one and answer as that one did."""
 
 
-def _idempotent(op_id: str, audit: Audit, user_id: int, kind: str, now: datetime, apply) -> Applied:
-    """Run `apply()` once per op_id; every later call with the same id gets the first result back.
+def _idempotent(
+    op_id: str,
+    digest: str,
+    audit: Audit,
+    user_id: int,
+    kind: str,
+    now: datetime,
+    apply: Callable[[], Applied],
+    *,
+    submitted: str = SUBMITTED,
+    finish: Callable[[Applied], None] | None = None,
+) -> Applied:
+    """Run `apply()` once per op_id; every later call with the same id and body gets the first result back.
 
     A replay is answered from a plain read, without waiting for the write lock. The write itself is three
-    statements: bump the audit's revision (which also checks, under the lock, that it is not submitted), apply the
-    change, and record the op with its response. If a concurrent replay recorded the op first, the unique key
-    refuses the record and the whole transaction is undone.
+    statements: bump the audit's revision, apply the change, and record the op with its body hash and response.
+    The bump is also the audit's lock: it takes SQLite's write lock, and on PostgreSQL it locks the audit's row
+    until the commit, so every phone write to one audit (and the submit) checks and writes as if alone, and sees
+    what the writes before it committed. It refuses a submitted audit (409, `submitted`). If a concurrent request
+    with the same key recorded it first, the unique key refuses the record, the whole transaction is undone and
+    the first response is answered; so is a refusal that only came about because that request got in first.
+    `finish(result)` runs after the record, still inside the transaction (an upload moves its files in there).
     """
     op_id = check_op_id(op_id)
     audit_id = audit.id
-    replay = _replayed(op_id, audit_id, user_id)
+    replay = _replayed(op_id, audit_id, user_id, digest)
     if replay is not None:
         return replay
     try:
         with write_transaction():
             bumped = _run("bump-revision", _bump_revision, {"audit_id": audit_id}).first()
             if bumped is None:
-                raise AuditError("This audit has been submitted: it can no longer be changed.", 409)
+                raise AuditError(submitted, 409)
             result = apply()
             recorded = _run(
                 "record-op",
@@ -236,6 +286,7 @@ def _idempotent(op_id: str, audit: Audit, user_id: int, kind: str, now: datetime
                     audit_id=audit_id,
                     user_id=user_id,
                     kind=kind,
+                    body_hash=digest,
                     status_code=result.status,
                     response=result.body,
                     applied_at=now,
@@ -243,8 +294,15 @@ def _idempotent(op_id: str, audit: Audit, user_id: int, kind: str, now: datetime
             ).first()
             if recorded is None:
                 raise _Replay
+            if finish is not None:
+                finish(result)
     except _Replay:
-        return _replayed(op_id, audit_id, user_id)
+        return _replayed(op_id, audit_id, user_id, digest)
+    except AuditError:
+        replay = _replayed(op_id, audit_id, user_id, digest)
+        if replay is None:
+            raise
+        return replay
     return result
 
 
@@ -332,7 +390,8 @@ def save_answer(
         applied, saved = _upsert_latest(Answer, ("audit_id", "item_key"), values, ANSWER_STATE)
         return Applied(200, {"applied": applied, "answer": saved})
 
-    return _idempotent(op_id, audit, user_id, "answer", now, apply)
+    digest = json_hash("answer", item_key, payload)
+    return _idempotent(op_id, digest, audit, user_id, "answer", now, apply)
 
 
 def save_visit(
@@ -370,7 +429,8 @@ def save_visit(
         applied, saved = _upsert_latest(TouchpointVisit, ("audit_id", "touchpoint_key"), values, VISIT_STATE)
         return Applied(200, {"applied": applied, "visit": saved})
 
-    return _idempotent(op_id, audit, user_id, "visit", now, apply)
+    digest = json_hash("visit", touchpoint_key, payload)
+    return _idempotent(op_id, digest, audit, user_id, "visit", now, apply)
 
 
 # Photos --------------------------------------------------------------------------------------------------------
@@ -380,15 +440,45 @@ def photo_key(audit: Audit, photo_id: str, rendition: str) -> str:
     return f"{audit.org_id}/{audit.id}/{photo_id}-{rendition}.jpg"
 
 
-def photo_state(photo: Photo) -> dict[str, Any]:
-    return {
-        "id": photo.id,
-        "touchpoint_key": photo.touchpoint_key,
-        "item_key": photo.item_key,
-        "caption": photo.caption,
-        "width": photo.width,
-        "height": photo.height,
-    }
+PHOTO_STATE = ("id", "touchpoint_key", "item_key", "caption", "caption_ts", "width", "height")
+GONE = "This photo was deleted from the audit, so it is not stored again and its caption cannot change."
+NO_SUCH_PHOTO = "There is no such photo in this audit."
+
+
+def photo_state(photo) -> dict[str, Any]:
+    """A photo (a Photo, or a row of its columns) as the phone sees it."""
+    return {name: getattr(photo, name) for name in PHOTO_STATE}
+
+
+def _photo_columns():
+    return [Photo.__table__.c[name] for name in PHOTO_STATE]
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a photo id stands: stored in an audit, or `deleted` from one (it has a tombstone there)."""
+
+    audit_id: int
+    deleted: bool
+
+
+def _photo_place(photo_id: str) -> _Place | None:
+    photo = db.session.execute(select(Photo.audit_id).where(Photo.id == photo_id)).first()
+    if photo is not None:
+        return _Place(photo.audit_id, deleted=False)
+    tombstone = db.session.execute(select(PhotoTombstone.audit_id).where(PhotoTombstone.id == photo_id)).first()
+    return None if tombstone is None else _Place(tombstone.audit_id, deleted=True)
+
+
+def _stored_photo(photo_id: str) -> dict[str, Any]:
+    return photo_state(db.session.execute(select(*_photo_columns()).where(Photo.id == photo_id)).one())
+
+
+def _photo_id(photo_id: str | None) -> str:
+    photo_id = (photo_id or "").lower()
+    if not UUID_PATTERN.match(photo_id):
+        raise AuditError(NO_SUCH_PHOTO, 404)
+    return photo_id
 
 
 def add_photo(
@@ -402,22 +492,22 @@ def add_photo(
     data: bytes,
     storage: Storage,
     now: datetime,
+    op_id: str | None = None,
 ) -> Applied:
-    """Ingest and store a photo under the phone's uuid. A retried upload returns the photo already stored.
+    """Ingest and store a photo under the phone's uuid: 201 once, then 200 with `created: false` for the same uuid
+    under another key; the same key and body replays the first response. A uuid deleted from the audit is 410 Gone
+    and stores nothing. `op_id` is the request's Idempotency-Key; writes made on the server (the demo) pass none
+    and get a key of their own.
 
-    The image is decoded and its files written before the database transaction, so the write lock is never held
-    while Pillow works.
+    The image is decoded and its files written, under names of this request's own, before the database
+    transaction, so the write lock is never held while Pillow works. Inside it, the row's insert decides who owns
+    the photo: the winner moves its files into the final keys before committing, and every other request deletes
+    only its own files, so a concurrent upload of the same uuid can never remove the stored photo's files.
     """
-    photo_id = (photo_id or "").lower()
-    if not UUID_PATTERN.match(photo_id):
+    op_id = check_op_id(op_id or uuid.uuid4().hex)
+    if not UUID_PATTERN.match((photo_id or "").lower()):
         raise AuditError("A photo needs the uuid the phone gave it.", 400)
-    existing = db.session.get(Photo, photo_id)
-    if existing is not None:
-        if existing.audit_id != audit.id:
-            raise AuditError("This photo id belongs to another audit.", 409)
-        return Applied(200, {"photo": photo_state(existing), "created": False})
-    if audit.is_submitted:
-        raise AuditError("This audit has been submitted: it can no longer be changed.", 409)
+    photo_id = photo_id.lower()
     touchpoints = {tp["key"] for tp in audit.definition["touchpoints"]}
     if touchpoint_key not in touchpoints:
         raise AuditError(f"This checklist has no touchpoint {touchpoint_key!r}.", 422)
@@ -427,26 +517,31 @@ def add_photo(
             raise AuditError(f"Touchpoint {touchpoint_key!r} has no item {item_key!r}.", 422)
     if len(caption) > MAX_CAPTION:
         raise AuditError(f"Keep the caption under {MAX_CAPTION} characters.", 422)
+    fields = json.dumps([touchpoint_key, item_key or "", caption]).encode()
+    digest = body_hash("photo", photo_id, fields, b"\0", data)
+    replay = _replayed(op_id, audit.id, user_id, digest)
+    if replay is not None:
+        return replay
+    if audit.is_submitted:
+        raise AuditError(SUBMITTED, 409)
+    known = _photo_place(photo_id)  # a retry of a stored photo, or a deleted one, needs no decoding
     db.session.commit()  # no transaction stays open while the image is decoded
-    image: IngestedImage = ingest_image(data)  # raises ImageRejected
-    keys = [photo_key(audit, photo_id, name) for name in RENDITIONS]
-    stored = False
-    try:
-        for key, name in zip(keys, RENDITIONS, strict=True):
-            storage.save(key, image.renditions[name].data)
-        with write_transaction():
-            concurrent = db.session.get(Photo, photo_id)
-            if concurrent is not None:  # a retry of this very upload finished first: same files, one photo
-                stored = True
-                return Applied(200, {"photo": photo_state(concurrent), "created": False})
-            if audit.is_submitted:
-                raise AuditError("This audit has been submitted: it can no longer be changed.", 409)
-            photo = Photo(
+    image: IngestedImage | None = ingest_image(data) if known is None else None  # raises ImageRejected
+    final = {name: photo_key(audit, photo_id, name) for name in RENDITIONS}
+    mine = {name: f"{key}.{secrets.token_hex(8)}.part" for name, key in final.items()}
+    saved: list[str] = []
+
+    def apply() -> Applied:
+        place = _photo_place(photo_id)
+        if place is None and image is not None:
+            values = dict(
                 id=photo_id,
                 audit_id=audit.id,
                 touchpoint_key=touchpoint_key,
                 item_key=item_key or None,
                 caption=caption.strip(),
+                caption_ts=0,
+                caption_op_id="",
                 width=image.width,
                 height=image.height,
                 bytes=sum(len(r.data) for r in image.renditions.values()),
@@ -454,35 +549,144 @@ def add_photo(
                 created_at=now,
                 created_by_id=user_id,
             )
-            db.session.add(photo)
-            db.session.execute(update(Audit).where(Audit.id == audit.id).values(revision=Audit.revision + 1))
-        stored = True
+            statement = (
+                _insert(Photo.__table__)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(*_photo_columns())
+            )
+            inserted = db.session.execute(statement).first()
+            if inserted is not None:
+                return Applied(201, {"photo": photo_state(inserted), "created": True})
+            place = _photo_place(photo_id)  # an upload of the same uuid to another audit got in first
+        if place is not None and place.audit_id != audit.id:
+            raise AuditError("This photo id belongs to another audit.", 409)
+        if place is None or place.deleted:
+            raise AuditError(GONE, 410)
+        return Applied(200, {"photo": _stored_photo(photo_id), "created": False})
+
+    def move_in(result: Applied) -> None:
+        if result.status == 201:
+            for name in RENDITIONS:
+                storage.rename(mine[name], final[name])
+
+    try:
+        if image is not None:
+            for name in RENDITIONS:
+                saved.append(mine[name])
+                storage.save(mine[name], image.renditions[name].data)
+        return _idempotent(op_id, digest, audit, user_id, "photo", now, apply, finish=move_in)
     finally:
-        if not stored:
-            for key in keys:
-                storage.delete(key)
-    return Applied(201, {"photo": photo_state(photo), "created": True})
+        for key in saved:  # the winner's files have moved; anyone else's are deleted, and only theirs
+            storage.delete(key)
 
 
-def caption_photo(audit: Audit, photo: Photo, caption: str) -> None:
-    if audit.is_submitted:
-        raise AuditError("This audit has been submitted: it can no longer be changed.", 409)
+def _set_caption():
+    """Set the caption unless the stored one comes from a later edit. (An UPDATE's bind parameters may not be
+    named like its columns.)"""
+    photos = Photo.__table__.c
+    return (
+        update(Photo.__table__)
+        .where(
+            photos.id == bindparam("b_photo_id"),
+            photos.audit_id == bindparam("b_audit_id"),
+            or_(
+                photos.caption_ts < bindparam("b_client_ts"),
+                and_(photos.caption_ts == bindparam("b_client_ts"), photos.caption_op_id < bindparam("b_op_id")),
+            ),
+        )
+        .values(caption=bindparam("b_caption"), caption_ts=bindparam("b_client_ts"), caption_op_id=bindparam("b_op_id"))
+        .returning(*_photo_columns())
+    )
+
+
+def caption_photo(
+    audit: Audit, user_id: int, op_id: str, photo_id: str, payload: dict[str, Any], now: datetime
+) -> Applied:
+    """Apply a caption edit. payload: caption, client_ts. As for answers, the edit with the latest client timestamp
+    wins (ties broken by the key), whatever order edits arrive in; a losing edit answers 200 with `applied: false`
+    and the saved state. A deleted photo's caption is 410 Gone."""
+    photo_id = _photo_id(photo_id)
+    place = _photo_place(photo_id)
+    if place is None or place.audit_id != audit.id:  # before anything else: another audit's photo is just not here
+        raise AuditError(NO_SUCH_PHOTO, 404)
+    unknown = set(payload) - {"caption", "client_ts"}
+    if unknown:
+        raise AuditError(f"Unknown field(s): {', '.join(sorted(unknown))}.", 422)
+    caption = payload.get("caption", "")
     if not isinstance(caption, str) or len(caption) > MAX_CAPTION:
-        raise AuditError(f"Keep the caption under {MAX_CAPTION} characters.", 422)
-    with write_transaction():
-        photo.caption = caption.strip()
-        audit.revision += 1
+        raise AuditError(f"Keep the caption under {MAX_CAPTION} characters.", 422, field="caption")
+    values = dict(
+        b_photo_id=photo_id,
+        b_audit_id=audit.id,
+        b_caption=caption.strip(),
+        b_client_ts=_client_ts(payload.get("client_ts")),
+        b_op_id=op_id,
+    )
+
+    def apply() -> Applied:
+        row = _run("set-caption", _set_caption, values).first()
+        if row is not None:
+            return Applied(200, {"applied": True, "photo": photo_state(row)})
+        place = _photo_place(photo_id)
+        if place is None or place.audit_id != audit.id:
+            raise AuditError(NO_SUCH_PHOTO, 404)
+        if place.deleted:
+            raise AuditError(GONE, 410)
+        return Applied(200, {"applied": False, "photo": _stored_photo(photo_id)})  # a later edit stands
+
+    return _idempotent(op_id, json_hash("caption", photo_id, payload), audit, user_id, "caption", now, apply)
 
 
-def delete_photo(audit: Audit, photo: Photo, storage: Storage) -> None:
-    if audit.is_submitted:
-        raise AuditError("Photos of a submitted audit are kept as evidence.", 409)
-    keys = [photo_key(audit, photo.id, name) for name in RENDITIONS]
-    with write_transaction():
-        db.session.delete(photo)
-        audit.revision += 1
-    for key in keys:
+def delete_photo(audit: Audit, user_id: int, op_id: str, photo_id: str, storage: Storage, now: datetime) -> Applied:
+    """Delete a photo and leave its tombstone, so no late upload or caption brings it back. 204, also when it is
+    already gone (a replayed delete must not fail) or was never uploaded (its upload, if it comes, is 410)."""
+    photo_id = _photo_id(photo_id)
+    place = _photo_place(photo_id)
+    if place is not None and place.audit_id != audit.id:  # before anything else: another audit's photo is not here
+        raise AuditError(NO_SUCH_PHOTO, 404)
+    keys = [photo_key(audit, photo_id, name) for name in RENDITIONS]
+    removed_row = False
+    to_delete: list[str] = []  # the files, once this request's delete is recorded (and so will be committed)
+
+    def apply() -> Applied:
+        nonlocal removed_row
+        photos = Photo.__table__.c
+        removed_row = (
+            db.session.execute(
+                delete(Photo.__table__).where(photos.id == photo_id, photos.audit_id == audit.id).returning(photos.id)
+            ).first()
+            is not None
+        )
+        if not removed_row:
+            place = _photo_place(photo_id)
+            if place is not None and place.audit_id != audit.id:
+                raise AuditError(NO_SUCH_PHOTO, 404)
+        db.session.execute(
+            _insert(PhotoTombstone.__table__)
+            .values(id=photo_id, audit_id=audit.id, deleted_by_id=user_id, deleted_at=now)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        return Applied(204, {})
+
+    def finish(_result: Applied) -> None:
+        if removed_row:
+            to_delete.extend(keys)
+
+    result = _idempotent(
+        op_id,
+        body_hash("delete-photo", photo_id),
+        audit,
+        user_id,
+        "delete-photo",
+        now,
+        apply,
+        submitted="Photos of a submitted audit are kept as evidence.",
+        finish=finish,
+    )
+    for key in to_delete:  # after the commit; the tombstone stops any upload from writing these keys again
         storage.delete(key)
+    return result
 
 
 # Submitting ----------------------------------------------------------------------------------------------------
@@ -542,21 +746,44 @@ def finding_columns(finding: ScoredFinding, position: int) -> dict[str, Any]:
     }
 
 
+def _committed_answers(audit_id: int) -> dict[str, AnswerData]:
+    """The audit's answers as committed, read afresh (not from the session's copies)."""
+    rows = db.session.execute(
+        select(Answer.item_key, Answer.value, Answer.note, Answer.flagged).where(Answer.audit_id == audit_id)
+    )
+    return {row.item_key: AnswerData(row.value, row.note, row.flagged) for row in rows}
+
+
+def _committed_photo_counts(audit_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Photo.item_key, func.count())
+        .where(Photo.audit_id == audit_id, Photo.item_key.is_not(None))
+        .group_by(Photo.item_key)
+    )
+    return {item_key: count for item_key, count in rows}
+
+
 def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
-    """Freeze the audit: score it, store its findings. Refused (422, with what is missing) while incomplete."""
-    gaps = missing(audit)
-    if gaps and not audit.is_submitted:
-        raise AuditError(
-            "Some required answers or evidence are missing.",
-            422,
-            missing=[
-                {"touchpoint_key": m.touchpoint_key, "item_key": m.item_key, "prompt": m.prompt, "what": m.what}
-                for m in gaps
-            ],
-        )
+    """Freeze the audit: score it, store its findings. Refused (422, with what is missing) while incomplete.
+
+    What is missing is checked inside the write, under the audit's lock (see `_idempotent`), on the answers and
+    photos as committed: a photo deleted (or an answer cleared) at the same moment is either seen here, or its
+    write waits and then finds the audit submitted."""
 
     def apply() -> Applied:
-        result = score(audit.definition, answer_data(audit), photo_counts(audit))
+        answers = _committed_answers(audit.id)
+        counts = _committed_photo_counts(audit.id)
+        gaps = missing_for_submit(audit.definition, answers, counts)
+        if gaps:
+            raise AuditError(
+                "Some required answers or evidence are missing.",
+                422,
+                missing=[
+                    {"touchpoint_key": m.touchpoint_key, "item_key": m.item_key, "prompt": m.prompt, "what": m.what}
+                    for m in gaps
+                ],
+            )
+        result = score(audit.definition, answers, counts)
         db.session.execute(delete(Finding).where(Finding.audit_id == audit.id))
         for position, finding in enumerate(result.findings):
             db.session.add(Finding(audit_id=audit.id, org_id=audit.org_id, **finding_columns(finding, position)))
@@ -567,7 +794,7 @@ def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
         db.session.add(AuditEvent(audit_id=audit.id, kind="submitted", user_id=user_id, at=now))
         return Applied(200, {"status": "submitted", "score": result.overall, "findings": len(result.findings)})
 
-    return _idempotent(op_id, audit, user_id, "submit", now, apply)
+    return _idempotent(op_id, body_hash("submit", ""), audit, user_id, "submit", now, apply)
 
 
 def reopen(audit: Audit, user_id: int, reason: str, now: datetime) -> None:

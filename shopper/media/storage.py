@@ -43,6 +43,12 @@ class Storage(ABC):
         self.save(key, stream.read())
 
     @abstractmethod
+    def rename(self, source: str, target: str) -> None:
+        """Move what is stored under ``source`` to ``target`` in one step, replacing ``target``; raises
+        FileNotFoundError for a missing source. An upload saves under a key of its own and renames once it owns
+        the final key, so a concurrent upload of the same photo never touches files it does not own."""
+
+    @abstractmethod
     def open(self, key: str) -> BinaryIO:
         """A binary file object to read; raises FileNotFoundError for a missing key."""
 
@@ -93,6 +99,12 @@ class LocalStorage(Storage):
             Path(temp_name).unlink(missing_ok=True)
             raise
         _fsync_directory(target.parent)
+
+    def rename(self, source: str, target: str) -> None:
+        destination = self.path(target)
+        destination.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.replace(self.path(source), destination)
+        _fsync_directory(destination.parent)
 
     def open(self, key: str) -> BinaryIO:
         return self.path(key).open("rb")

@@ -226,6 +226,7 @@ export function setupPhotos(root, { urls, template, onChange, onDirty }) {
     caption.id = `caption-${id}`;
     label.htmlFor = caption.id;
     let timer = null;
+    let typedAt = 0; // when the caption was last changed: the latest edit wins on the server, whatever arrives first
     const saveCaption = async () => {
       clearTimeout(timer);
       timer = null;
@@ -240,7 +241,7 @@ export function setupPhotos(root, { urls, template, onChange, onDirty }) {
         method: "PATCH",
         url: urls.photo(id),
         headers: { "Idempotency-Key": newKey(), "Content-Type": "application/json" },
-        body: JSON.stringify({ caption: text }),
+        body: JSON.stringify({ caption: text, client_ts: typedAt }),
         label: "A photo's caption",
       });
       await sending.stored; // until then the tile keeps what is typed, whatever the page redraws
@@ -255,6 +256,7 @@ export function setupPhotos(root, { urls, template, onChange, onDirty }) {
       tile.querySelector("img").alt = result.data.photo.caption || "Photo";
     };
     caption.addEventListener("input", () => {
+      typedAt = Date.now();
       clearTimeout(timer);
       tile.dataset.captionDirty = "1";
       timer = setTimeout(saveCaption, CAPTION_DELAY_MS);
