@@ -2,7 +2,7 @@
 
 from shopper.accounts.models import DeviceSession, LoginAttempt, PasswordReset, User
 from shopper.actions.models import Action, ActionEvent
-from shopper.audits.models import Answer, Audit, AuditEvent, Finding, Photo, SyncOp, TouchpointVisit
+from shopper.audits.models import Answer, Audit, AuditEvent, Finding, Photo, PhotoTombstone, SyncOp, TouchpointVisit
 from shopper.checklists.models import Checklist, ChecklistShare, ChecklistVersion
 from shopper.clients.models import ClientInvite
 from shopper.dashboard.models import ix_audit_org_submitted, ix_finding_audit_touchpoint
@@ -18,6 +18,7 @@ __all__ = [
     "AuditEvent",
     "Finding",
     "Photo",
+    "PhotoTombstone",
     "SyncOp",
     "TouchpointVisit",
     "Checklist",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
 import random
 import threading
 import time
@@ -24,22 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import event, func, select
 
+from shopper.accounts import sessions
 from shopper.accounts.models import User
 from shopper.audits.models import Answer, Audit, AuditEvent, Photo, SyncOp
 from shopper.audits.service import start_audit
 from shopper.checklists import service as checklists
 from shopper.checklists.models import Checklist
-from shopper.database import normalize_database_url
 from shopper.extensions import db
 from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
 from shopper.timeutil import utcnow
-from tests.conftest import TEST_DATABASE_URL, make_app
+from tests.committed import committed_database
 from tests.factories import PASSWORD_HASH, SMALL_CHECKLIST
 from tests.images import oriented_jpeg
 
-SCHEMA = "shopper_phone_races"
 TRIALS = 20
 RENDITIONS = ("display", "print", "thumb")
 
@@ -61,40 +59,10 @@ EVIDENCE_CHECKLIST = {
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory) -> Iterator[str]:
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('races') / 'races.sqlite3'}"
-        return
-    admin = create_engine(normalize_database_url(TEST_DATABASE_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    try:
-        yield f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{SCHEMA}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def live_app(tmp_path_factory, database_url):
+def live_app(tmp_path_factory):
     """An app whose commits are real, on the module's own database and media folder."""
-    previous = os.environ.get("SHOPPER_INSTANCE_PATH")
-    try:
-        app = make_app(tmp_path_factory.mktemp("races-instance"), DATABASE_URL=database_url)
-    finally:  # make_app points the environment at this instance; the session's app must not follow it
-        if previous is None:
-            os.environ.pop("SHOPPER_INSTANCE_PATH", None)
-        else:
-            os.environ["SHOPPER_INSTANCE_PATH"] = previous
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with committed_database(tmp_path_factory.mktemp("races-instance")) as app:
+        yield app
 
 
 @dataclass
@@ -158,7 +126,7 @@ def world(live_app) -> World:
         db.session.add_all([site, Membership(org_id=org.id, user_id=auditor.id, role=Role.AUDITOR)])
         db.session.flush()
         ids = dict(app=live_app, org_id=org.id, org_slug=org.slug, auditor_id=auditor.id, site_id=site.id)
-        ids["auditor_session"] = auditor.get_id()
+        ids["auditor_session"] = sessions.start(auditor, now=utcnow())
         db.session.commit()
         for name, definition in (("checklist_id", SMALL_CHECKLIST), ("evidence_checklist_id", EVIDENCE_CHECKLIST)):
             checklist = checklists.create_checklist(ids["org_id"], ids["auditor_id"], title=definition["title"])

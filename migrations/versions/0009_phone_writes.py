@@ -1,7 +1,7 @@
 """phone writes: body hashes for every phone write, caption timestamps, photo tombstones
 
-Revision ID: 0008_phone_writes
-Revises: 0006_consultants
+Revision ID: 0009_phone_writes
+Revises: 0008_report_jobs
 Create Date: 2026-12-02 13:14:19.229749
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_phone_writes'
-down_revision = '0006_consultants'
+revision = '0009_phone_writes'
+down_revision = '0008_report_jobs'
 branch_labels = None
 depends_on = None
 
