@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+import errno
+import sqlite3
+
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES = {
@@ -16,7 +20,18 @@ MESSAGES = {
     413: "That upload is too large.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. Nothing you entered was half-saved; please try again.",
+    507: (
+        "The server has run out of storage space, so this was not saved. Please tell your administrator, and try "
+        "again once they have made room."
+    ),
 }
+#: the phone's outbox keeps a change the server could not store and sends it again later (a 5xx is retried)
+OUT_OF_SPACE_ON_THE_PHONE = (
+    "The server has run out of storage space, so this was not saved. Your change is kept on this device and will "
+    "be sent again; please tell your administrator."
+)
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+POSTGRESQL_DISK_FULL = "53100"
 
 
 def wants_json() -> bool:
@@ -36,6 +51,20 @@ def error_response(status: int, message: str | None = None, retry_after: int | N
     return response
 
 
+def out_of_space(error: Exception) -> bool:
+    """A full volume or an exhausted quota: a file write (ENOSPC, EDQUOT), SQLite's "database or disk is full",
+    or PostgreSQL's disk_full."""
+    if isinstance(error, OSError):
+        return error.errno in OUT_OF_SPACE_ERRNOS
+    if isinstance(error, OperationalError):
+        driver_error = error.orig
+        return (
+            getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(driver_error, "sqlstate", None) == POSTGRESQL_DISK_FULL
+        )
+    return False
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
@@ -45,6 +74,15 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         description = error.description if error.description != type(error).description else None
         return error_response(error.code or 500, description)
+
+    @app.errorhandler(OSError)
+    @app.errorhandler(OperationalError)
+    def _out_of_space(error: Exception):
+        """507 for a full disk; every other error is raised again, to stay the 500 it always was."""
+        if not out_of_space(error):
+            raise error
+        current_app.logger.error("Out of storage space on %s %s: %s", request.method, request.path, error)
+        return error_response(507, OUT_OF_SPACE_ON_THE_PHONE if "/api/" in request.path else None)
 
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError):
