@@ -3,10 +3,10 @@
 On SQLite, batch mode rebuilds a table by copying it, dropping the original and renaming the copy. With foreign
 keys enforced, that DROP fails when other rows refer to the table, or, worse, runs their ON DELETE CASCADE. So,
 as Alembic's batch documentation asks, foreign keys are off while migrations run (the pragma is a no-op inside a
-transaction, so it is set before the first BEGIN) and `PRAGMA foreign_key_check` must come back empty before the
-migrations commit. SQLite's DDL is transactional, so every step of one command runs in one transaction: a failure
-or a broken reference leaves the database as it was. Foreign keys are switched on again before the connection goes
-back to the pool.
+transaction, so it is set before the first BEGIN) and, when a revision was applied, `PRAGMA foreign_key_check`
+must come back empty before the migrations commit. SQLite's DDL is transactional, so every step of one command
+runs in one transaction: a failure or a broken reference leaves the database as it was. Foreign keys are switched
+on again before the connection goes back to the pool.
 """
 
 import logging
@@ -40,7 +40,10 @@ def _check_foreign_keys(connection):
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
         shown = ", ".join(f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in broken[:10])
-        raise RuntimeError(f"nothing was migrated: {len(broken)} rows have foreign keys that point nowhere: {shown}")
+        raise RuntimeError(
+            f"nothing was migrated: {len(broken)} rows have foreign keys that point nowhere ({shown}); "
+            "correct or delete those rows, then migrate again"
+        )
 
 
 def run_migrations_online():
@@ -59,9 +62,11 @@ def run_migrations_online():
             _sqlite_foreign_keys(connection, on=False)
         try:
             context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+            migration = context.get_context()
             with context.begin_transaction():
+                before = migration.get_current_heads()
                 context.run_migrations()
-                if sqlite:
+                if sqlite and migration.get_current_heads() != before:
                     _check_foreign_keys(connection)
         finally:
             if sqlite:
