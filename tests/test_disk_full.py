@@ -238,3 +238,18 @@ def test_a_full_disk_under_the_sqlite_database_is_507_and_the_next_try_succeeds(
     saved = client.put(url, data=body, content_type="application/json", headers=headers)
     assert saved.status_code == 200 and saved.get_json()["answer"]["value"] == 42
     assert make.count(Answer, audit_id=audit.id) == 1
+
+
+def test_a_backup_onto_a_full_volume_says_so_and_leaves_nothing(tmp_path, volume):
+    app = make_app(tmp_path / "instance", DATABASE_URL=f"sqlite:///{tmp_path / 'instance' / 'shopper.sqlite3'}")
+    with app.app_context():
+        db.create_all()
+    with committed_rows(app) as make:
+        make.org()
+    volume.fill(leave=PAGE)
+    result = app.test_cli_runner().invoke(args=["backup", str(volume.root / "nightly")])
+    assert result.exit_code == 1
+    assert "The backup could not be written (database or disk is full); nothing of it was kept." in result.output
+    assert volume.files() == [] and sorted(p.name for p in volume.root.iterdir()) == ["filler"]
+    with app.app_context():
+        db.engine.dispose()
