@@ -73,7 +73,9 @@ def volume(tmp_path):
     try:
         yield Volume(root)
     finally:
-        subprocess.run(["umount", str(root)], check=True)
+        if subprocess.run(["umount", str(root)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(root)], check=True)  # never leave a mount behind
+            pytest.fail(f"{root} was still in use when the test ended")
 
 
 @pytest.fixture
