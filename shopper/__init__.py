@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.extensions import csrf, db, login_manager, migrate
     from shopper.home import views as home_views
     from shopper.instance import load_config
+    from shopper.maintenance import cli as maintenance_cli
     from shopper.orgs import views as orgs_views
     from shopper.pwa import views as pwa_views
     from shopper.reports import views as reports_views
@@ -91,4 +92,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(portfolio_views.portfolio)
     cli.init_app(app)
     actions_cli.init_app(app)
+    maintenance_cli.init_app(app)
     return app

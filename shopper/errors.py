@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import sqlite3
 import time
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
@@ -25,9 +27,20 @@ MESSAGES = {
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. Nothing you entered was half-saved; please try again.",
     503: "We are busy for a moment. Nothing you entered is lost: this phone tries again by itself in a few seconds.",
+    507: (
+        "The server has run out of storage space, so this was not saved. Please tell your administrator, and try "
+        "again once they have made room."
+    ),
 }
 #: how long a client should wait before trying again when the database is busy or the connection dropped
 BUSY_RETRY_SECONDS = 2
+#: the phone's outbox keeps a change the server could not store and sends it again later (a 5xx is retried)
+OUT_OF_SPACE_ON_THE_PHONE = (
+    "The server has run out of storage space, so this was not saved. Your change is kept on this device and will "
+    "be sent again; please tell your administrator."
+)
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+POSTGRESQL_DISK_FULL = "53100"
 
 
 def database_busy(error: DBAPIError) -> bool:
@@ -57,6 +70,20 @@ def error_response(status: int, message: str | None = None, retry_after: int | N
     return response
 
 
+def out_of_space(error: Exception) -> bool:
+    """A full volume or an exhausted quota: a file write (ENOSPC, EDQUOT), SQLite's "database or disk is full",
+    or PostgreSQL's disk_full."""
+    if isinstance(error, OSError):
+        return error.errno in OUT_OF_SPACE_ERRNOS
+    if isinstance(error, OperationalError):
+        driver_error = error.orig
+        return (
+            getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(driver_error, "sqlstate", None) == POSTGRESQL_DISK_FULL
+        )
+    return False
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
@@ -77,15 +104,32 @@ def init_app(app: Flask) -> None:
         description = error.description if error.description != type(error).description else None
         return error_response(error.code or 500, description)
 
-    @app.errorhandler(InternalServerError)
-    def _internal(error: InternalServerError):
-        return error_response(500)
+    def _out_of_space_response(error: Exception):
+        current_app.logger.error("Out of storage space on %s %s: %s", request.method, request.path, error)
+        return error_response(507, OUT_OF_SPACE_ON_THE_PHONE if "/api/" in request.path else None)
+
+    @app.errorhandler(OSError)
+    def _os_error(error: OSError):
+        """507 for a full disk; every other error is raised again, to stay the 500 it always was."""
+        if not out_of_space(error):
+            raise error
+        return _out_of_space_response(error)
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError):
+        """507 for a full disk, 503 with Retry-After while the database cannot take the request (the phone tries
+        again by itself); every other database error is raised again, to stay a 500."""
+        if out_of_space(error):
+            db.session.rollback()
+            reads_first()
+            return _out_of_space_response(error)
         if not database_busy(error):
             raise error
         db.session.rollback()
         reads_first()  # the page itself may read (who is signed in) and must not wait for the write lock again
         current_app.logger.warning("database busy or connection lost, answered 503: %s", error.orig)
         return error_response(503, retry_after=BUSY_RETRY_SECONDS)
+
+    @app.errorhandler(InternalServerError)
+    def _internal(error: InternalServerError):
+        return error_response(500)

@@ -279,9 +279,10 @@ def change_status(
             raise ValueError("a photo needs a storage")
         image = ingest_image(photo)  # raises ImageRejected before anything is written
         new_photo = str(uuid.uuid4())
-        for name in PROOF_RENDITIONS:
-            storage.save(proof_key(action, new_photo, name), image.renditions[name].data)
     try:
+        if new_photo and storage is not None:  # inside the try: a full disk on the second file removes the first
+            for name in PROOF_RENDITIONS:
+                storage.save(proof_key(action, new_photo, name), image.renditions[name].data)
         if target == action.status_enum:
             summary = f"{target.label}: the note changed"
         else:
