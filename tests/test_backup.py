@@ -26,12 +26,14 @@ from flask_migrate import upgrade
 from PIL import Image
 from sqlalchemy import create_engine, select, text
 
+from shopper.accounts import sessions
 from shopper.accounts.models import User
 from shopper.audits.models import Audit
 from shopper.demo import DEMO_REPORT_SCENARIO, DEMO_SLUG, load_demo
 from shopper.extensions import db
 from shopper.maintenance.backup import MANIFEST, SQLITE_COPY, sha256_of
 from shopper.orgs.models import Organization
+from shopper.timeutil import utcnow
 from tests.conftest import TEST_DATABASE_URL, make_app
 from tests.factories import Factories
 from tests.images import oriented_jpeg
@@ -100,7 +102,7 @@ def databases(tmp_path) -> Iterator[Databases]:
 @dataclass
 class Demo:
     app: Flask
-    owner: str  # what the session keeps: User.get_id()
+    owner: str  # what the session keeps: a device session's identifier
     auditor: str
     report_audit_id: int
     open_audit_id: int
@@ -118,7 +120,9 @@ def demo_instance(folder, url: str) -> Demo:
         report = next(a for a in audits if a.scenario == DEMO_REPORT_SCENARIO)
         walking = next(a for a in audits if not a.is_submitted)
         auditor = db.session.get(User, walking.auditor_id)
-        demo = Demo(app, owner.get_id(), auditor.get_id(), report.id, walking.id, walking.definition)
+        owner_session, auditor_session = (sessions.start(person, now=utcnow()) for person in (owner, auditor))
+        db.session.commit()
+        demo = Demo(app, owner_session, auditor_session, report.id, walking.id, walking.definition)
         db.session.remove()
     return demo
 
@@ -199,7 +203,9 @@ def test_a_backup_made_while_the_app_writes_restores_into_a_working_instance(tmp
     database = manifest["database"]
     assert database["kind"] == ("postgresql" if databases.postgres else "sqlite")
     assert database["sha256"] == sha256_of(backup / database["file"])
-    assert database["revision"] == "0006_consultants"
+    with demo.app.app_context():
+        head = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert database["revision"] == head
     assert manifest["counts"]["organization"] >= 4 and manifest["counts"]["photo"] >= 5
     assert manifest["media"]["missing"] == []
     with demo.app.app_context():

@@ -27,7 +27,7 @@ from shopper.errors import MESSAGES, OUT_OF_SPACE_ON_THE_PHONE
 from shopper.extensions import db
 from shopper.media.ingest import ingest_image
 from shopper.orgs.models import Organization, Role
-from tests.conftest import make_app
+from tests.conftest import make_app, session_id_for
 from tests.images import oriented_jpeg
 from tests.test_backup import committed_rows
 from tests.test_reports_views import png
@@ -227,7 +227,7 @@ def test_a_full_disk_under_the_sqlite_database_is_507_and_the_next_try_succeeds(
         audit = make.audit(org, auditor)
     client = instance_on.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = auditor.get_id()
+        session["_user_id"] = session_id_for(instance_on, auditor)
     url = f"/o/{org.slug}/api/audits/{audit.id}/answers/answer-time"
     body = json.dumps({"value": 42, "note": "They put me on hold. " * 230, "client_ts": 1})
     headers = {"Idempotency-Key": uuid.uuid4().hex}

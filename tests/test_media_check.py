@@ -20,7 +20,7 @@ from shopper.orgs.access import access_for
 from shopper.orgs.models import Organization, Role
 from shopper.reports.brand import logo_key, store_logo
 from shopper.reports.models import ReportPdf
-from shopper.reports.service import report_pdf
+from shopper.reports.rendering import render_now
 from shopper.timeutil import utcnow
 from tests.test_actions_views import WALK
 from tests.test_reports_support import small_jpeg, walk_and_submit
@@ -43,7 +43,7 @@ def stocked(app, make):
     with app.app_context():
         audit_id = walk_and_submit(org.id, owner.id, checklist.id, site.id, str(root))
         audit = db.session.get(Audit, audit_id)
-        report_pdf(audit).stream.close()
+        render_now(audit.id).stream.close()
         db.session.get(Organization, org.id).logo_media_id = store_logo(org.id, png(), storage)
         db.session.commit()
         change_status(
