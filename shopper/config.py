@@ -27,6 +27,10 @@ WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: an auditor
 MAX_CONTENT_LENGTH = 25 * 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
 
+# Photos each worker process decodes at once; a big one may hold ~0.5 GB meanwhile (see shopper/media/ingest.py).
+# Another upload waits up to 10 s for a turn, then is answered 503 with Retry-After, and the phone sends it again.
+IMAGE_DECODE_CONCURRENCY = 2
+
 # Sign-in throttling: failed attempts within the window. A browser that signed in to the account before (a known
 # device) is held only to its own failures, so nobody else can lock the owner out of it.
 LOGIN_WINDOW_SECONDS = 15 * 60

@@ -93,6 +93,21 @@ def heic(im: Image.Image, **params: object) -> bytes:
     return encode(im, "HEIF", **params)
 
 
+def heic_declaring(width: int, height: int, bit_depth: int = 8) -> bytes:
+    """A real 64 x 64 HEIC whose image size (its ``ispe`` box) is rewritten: Pillow opens it at ``width`` x
+    ``height``, with the bit depth and 4:2:0 chroma of the real picture, and a decode would fail."""
+    if bit_depth == 8:
+        data = heic(marked_image((64, 64)), quality=50)
+    else:
+        buffer = io.BytesIO()
+        pillow_heif.from_bytes(mode="RGB;16", size=(64, 64), data=bytes(64 * 64 * 6)).save(buffer, quality=50)
+        data = buffer.getvalue()
+    patched = bytearray(data)
+    ispe = patched.index(b"ispe")
+    patched[ispe + 8 : ispe + 16] = struct.pack(">II", width, height)  # after the box's version and flags
+    return bytes(patched)
+
+
 def mpo(first: Image.Image, second: Image.Image, **params: object) -> bytes:
     return encode(first, "MPO", save_all=True, append_images=[second], **params)
 
@@ -102,23 +117,123 @@ def animated(fmt: str, size: tuple[int, int] = (32, 32)) -> bytes:
     return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
-def png_declaring(width: int, height: int) -> bytes:
-    """A PNG whose header declares ``width`` x ``height`` RGB pixels, with almost no pixel data behind it."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels) + _png_chunk(b"IEND", b"")
+def png_declaring(width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` pixels, with almost no pixel data behind it.
+
+    Pillow opens it (the header is all it reads) and a decode would fail: the pixel data is cut short.
+    ``colour_type`` is PNG's: 0 grey, 2 RGB, 3 palette, 4 grey and alpha, 6 RGBA.
+    """
+    return _png(width, height, bit_depth, colour_type, zlib.compress(b"\0" * 64))
 
 
-def jpeg_declaring(width: int, height: int) -> bytes:
-    """A real JPEG with its frame header's width and height rewritten."""
-    data = bytearray(encode(Image.new("RGB", (16, 16), RED), "JPEG"))
-    sof = data.index(b"\xff\xc0")
-    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
+def png_filled(width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> bytes:
+    """A complete, valid PNG of ``width`` x ``height`` black (or transparent) pixels.
+
+    Identical rows compress about 1000:1, so 60 MP fit in a few hundred KB, or 7 KB at one bit per pixel:
+    the tiny file that decodes huge.
+    """
+    row = bytes(1 + (width * _PNG_CHANNELS[colour_type] * bit_depth + 7) // 8)  # filter type 0, then zeros
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return _png(width, height, bit_depth, colour_type, pixels)
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def _png(width: int, height: int, bit_depth: int, colour_type: int, pixels: bytes) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    palette = _png_chunk(b"PLTE", bytes(3 * 2**bit_depth)) if colour_type == 3 else b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + palette
+        + _png_chunk(b"IDAT", pixels)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def jpeg_declaring(
+    width: int,
+    height: int,
+    progressive: bool = False,
+    subsampling: int = 2,
+    first_scan_components: int | None = None,
+) -> bytes:
+    """A real JPEG with its frame header's width and height rewritten, so its pixel data falls far short.
+
+    ``subsampling`` is Pillow's (0 is 4:4:4, 2 is 4:2:0). ``first_scan_components`` rewrites the first scan to
+    carry only that many of the three components, as in a baseline JPEG that sends its colours in separate scans.
+    """
+    im = Image.new("RGB", (16, 16), RED)
+    data = bytearray(encode(im, "JPEG", progressive=progressive, subsampling=subsampling))
+    sof = data.index(b"\xff\xc2" if progressive else b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    if first_scan_components is not None:
+        sos = data.index(b"\xff\xda")
+        end = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+        components = data[sos + 5 : sos + 5 + 2 * first_scan_components]
+        segment = bytes([first_scan_components]) + components + data[end - 3 : end]  # then Ss, Se, Ah/Al
+        data[sos + 2 : end] = struct.pack(">H", 2 + len(segment)) + segment
+    return bytes(data)
+
+
+def webp_lossless(width: int, height: int, colour: tuple[int, int, int, int] = (*RED, 255)) -> bytes:
+    """A valid lossless WebP of one colour, written bit by bit: 32 bytes, whatever its size (up to 16384 px).
+
+    Each of its five prefix codes has a single symbol, which takes no bits at all, so every pixel is free. That is
+    how Pillow's own encoder writes a 59.5 MP picture of one colour in 2.3 KB.
+    """
+    red, green, blue, alpha = colour
+    bits = _webp_lossless_header(width, height, alpha != 255)
+    bits.put(0, 1)  # no transform
+    bits.put(0, 1)  # no colour cache
+    bits.put(0, 1)  # one group of prefix codes for the whole picture
+    for symbol in (green, red, blue, alpha):
+        bits.put(1, 1)  # a simple code
+        bits.put(0, 1)  # of one symbol
+        bits.put(1, 1)  # written in 8 bits
+        bits.put(symbol, 8)
+    bits.put(0b0001, 4)  # the distance code: simple, one symbol, written in 1 bit, 0
+    return _webp_file(b"VP8L", b"\x2f" + bits.to_bytes())
+
+
+def webp_declaring(width: int, height: int, alpha: bool = False) -> bytes:
+    """A lossless WebP that ends after its header: Pillow opens it, and a decode would fail."""
+    return _webp_file(b"VP8L", b"\x2f" + _webp_lossless_header(width, height, alpha).to_bytes())
+
+
+class _Bits:
+    """Writes values least significant bit first, the order of WebP's lossless bitstream."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.count = 0
+
+    def put(self, value: int, width: int) -> None:
+        self.value |= (value & ((1 << width) - 1)) << self.count
+        self.count += width
+
+    def to_bytes(self) -> bytes:
+        return self.value.to_bytes((self.count + 7) // 8, "little")
+
+
+def _webp_lossless_header(width: int, height: int, alpha: bool) -> _Bits:
+    bits = _Bits()
+    bits.put(width - 1, 14)
+    bits.put(height - 1, 14)
+    bits.put(int(alpha), 1)
+    bits.put(0, 3)  # version
+    return bits
+
+
+def _webp_file(kind: bytes, payload: bytes) -> bytes:
+    chunk = kind + struct.pack("<I", len(payload)) + payload + bytes(len(payload) % 2)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
 
 
 # ICC profiles. Pillow's ImageCms can create sRGB, Lab and XYZ only, so the others are written by hand

@@ -10,8 +10,10 @@ import pytest
 
 from shopper.audits.models import Answer, Audit, Photo, PhotoTombstone, SyncOp
 from shopper.extensions import db
+from shopper.media.ingest import decode_slot, set_decode_concurrency
 from shopper.orgs.models import Role
-from tests.images import encode, marked_image, oriented_jpeg
+from tests.conftest import make_app
+from tests.images import encode, marked_image, oriented_jpeg, webp_lossless
 
 
 @pytest.fixture
@@ -193,6 +195,46 @@ def delete(client, url, key=None):
 def media_files(app, world) -> list[str]:
     media = Path(app.config["MEDIA_ROOT"]) / str(world["org"].id) / str(world["audit"].id)
     return sorted(p.name for p in media.iterdir()) if media.exists() else []
+
+
+def test_a_tiny_photo_that_decodes_huge_is_refused_and_nothing_is_stored(app, client, login, make, world):
+    """Issue 12: a lossless WebP of 59.5 MP in one colour (32 bytes here, 2.5 KB from Pillow) was taken, for 1 GB."""
+    login(world["auditor"])
+    response = upload(client, f"{world['base']}/photos", webp_lossless(8900, 6690))
+    assert response.status_code == 422
+    assert response.get_json() == {
+        "error": "This image is too large to process. Please choose a smaller photo, or a screenshot of the part "
+        "you need.",
+        "status": 422,
+        "reason": "too_big_to_process",
+    }
+    assert make.count(Photo, audit_id=world["audit"].id) == 0
+    media = Path(app.config["MEDIA_ROOT"]) / str(world["org"].id) / str(world["audit"].id)
+    assert not media.exists() or list(media.iterdir()) == []
+
+
+def test_a_photo_that_gets_no_decode_slot_is_503_and_its_retry_is_stored(app, client, login, make, world):
+    """The phone's outbox retries a 5xx: the same upload, sent again once a slot is free, goes in once."""
+    login(world["auditor"])
+    photo_id = str(uuid.uuid4())
+    set_decode_concurrency(1, wait_seconds=0.05)
+    try:
+        with decode_slot():  # another upload is being decoded
+            busy = upload(client, f"{world['base']}/photos", oriented_jpeg(1), photo_id)
+    finally:
+        set_decode_concurrency(app.config["IMAGE_DECODE_CONCURRENCY"])
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "5"
+    assert busy.get_json()["reason"] == "busy"
+    assert make.count(Photo, audit_id=world["audit"].id) == 0
+    retry = upload(client, f"{world['base']}/photos", oriented_jpeg(1), photo_id)
+    assert retry.status_code == 201
+    assert make.count(Photo, audit_id=world["audit"].id) == 1
+
+
+def test_a_decode_bound_that_is_not_a_whole_number_stops_the_app_at_start(tmp_path):
+    with pytest.raises(ValueError, match="whole number"):
+        make_app(tmp_path, IMAGE_DECODE_CONCURRENCY=0)
 
 
 def test_caption_and_delete_photo(app, client, login, make, world):

@@ -6,10 +6,13 @@ import base64
 import hashlib
 import io
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,11 +20,16 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from shopper.media.ingest import (
+    DECODE_CONCURRENCY,
     DISPLAY_EDGE,
     MAX_UPLOAD_BYTES,
+    ImageBusy,
     ImageRejected,
     IngestedImage,
+    decode_cost,
+    decode_slot,
     ingest_image,
+    set_decode_concurrency,
 )
 from tests import images
 
@@ -490,3 +498,239 @@ def test_truncated_jpeg_is_refused_after_weasyprint_is_imported() -> None:
     )
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout.decode().strip() == "refused: damaged"
+
+
+# Tiny files that decode huge (issue 12): refused from their header, before any decode
+
+TOO_BIG = "This image is too large to process. Please choose a smaller photo, or a screenshot of the part you need."
+
+
+@pytest.mark.parametrize(
+    ("big", "small"),
+    [
+        (images.webp_declaring(8900, 6690), images.webp_declaring(640, 480)),  # issue 12's 59.5 MP
+        (images.webp_declaring(5000, 4000, alpha=True), images.webp_declaring(640, 480, alpha=True)),
+        (images.png_declaring(8000, 7000), images.png_declaring(640, 480)),  # 56 MP RGB, under the pixel cap
+        (images.png_declaring(7000, 5000, colour_type=3), images.png_declaring(640, 480, colour_type=3)),
+        (images.png_declaring(5000, 4500, 16, 6), images.png_declaring(640, 480, 16, 6)),  # 16-bit RGBA
+        (images.png_declaring(7000, 5000, 16, 0), images.png_declaring(640, 480, 16, 0)),  # 16-bit grey
+        (images.heic_declaring(9000, 6600, bit_depth=10), images.heic_declaring(640, 480, bit_depth=10)),
+    ],
+    ids=[
+        "webp-59.5mp",
+        "webp-rgba-20mp",
+        "png-rgb-56mp",
+        "png-palette-35mp",
+        "png-16-bit-rgba-22mp",
+        "png-16-bit-grey-35mp",
+        "heic-10-bit-59mp",
+    ],
+)
+def test_a_file_that_would_decode_huge_is_refused_before_decoding(big: bytes, small: bytes) -> None:
+    """The same construction, small enough to be decoded, is found damaged: the big one never got that far."""
+    assert Image.open(io.BytesIO(big)).size  # the premise: Pillow opens it
+    assert rejection(small).reason == "damaged"
+    error = rejection(big)
+    assert (error.reason, str(error)) == ("too_big_to_process", TOO_BIG)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"progressive": True}, {"first_scan_components": 1}], ids=["progressive", "separate-scans"]
+)
+def test_a_jpeg_decoded_in_several_passes_is_budgeted_at_full_size(kwargs: dict[str, object]) -> None:
+    """libjpeg keeps all DCT coefficients of such a file (here 405 MB), whatever the draft scale."""
+    one_pass = images.jpeg_declaring(9000, 6600, subsampling=0)
+    several_passes = images.jpeg_declaring(9000, 6600, subsampling=0, **kwargs)
+    assert ingest_image(one_pass).width == DISPLAY_EDGE  # draft decodes the same size at 1/4 scale, cheaply
+    assert rejection(several_passes).reason == "too_big_to_process"
+
+
+def test_a_progressive_48mp_phone_jpeg_still_fits() -> None:
+    data = images.encode(images.marked_image((8064, 6048)), "JPEG", quality=85, progressive=True)
+    assert Image.open(io.BytesIO(data)).info.get("progressive")
+    assert decode_cost(data).bytes > 150_000_000  # the premise: it is costly, yet within the JPEG budget
+    result = ingest_image(data)
+    assert (result.width, result.height) == (2000, 1500)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
+def test_hostile_files_are_refused_without_growing_the_process() -> None:
+    """In a fresh process, peak RSS (VmHWM) stays put while three real, complete files are refused; ingesting them
+    took 320 MB to 1 GB each. They are real pictures: the same constructions at 640 x 480 are accepted."""
+    constructions = [
+        images.webp_lossless,  # 32 bytes at 59.5 MP
+        images.png_filled,  # 174 KB at 59.5 MP, RGB
+        lambda width, height: images.png_filled(width, height, bit_depth=1, colour_type=3),  # 7 KB, palette
+    ]
+    for make in constructions:
+        assert ingest_image(make(640, 480)).width == 640
+    hostile = [make(8900, 6690) for make in constructions]
+    script = textwrap.dedent(
+        """
+        import pickle, sys
+        from shopper.media.ingest import ImageRejected, ingest_image
+        hostile = pickle.load(sys.stdin.buffer)
+
+        def peak_kb():
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+        before = peak_kb()
+        for data in hostile:
+            try:
+                ingest_image(data)
+            except ImageRejected as error:
+                print(error.reason)
+            else:
+                print("accepted")
+        print((peak_kb() - before) // 1024)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        input=pickle.dumps(hostile),
+        capture_output=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    *reasons, growth_mb = run.stdout.decode().split()
+    assert reasons == ["too_big_to_process"] * 3
+    assert int(growth_mb) < 20
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [
+        (lambda: images.encode(images.marked_image((6000, 4000)), "JPEG", quality=90), (2000, 1333)),
+        (lambda: images.encode(images.marked_image((8000, 6000)), "JPEG", quality=90), (2000, 1500)),
+        (
+            lambda: images.heic(images.marked_image((4032, 3024)), quality=50, enc_params={"preset": "ultrafast"}),
+            (2000, 1500),
+        ),
+        (lambda: images.encode(images.marked_image((1290, 2796)).convert("RGBA"), "PNG"), (923, 2000)),
+        (lambda: images.encode(images.marked_image((2560, 1600)), "PNG"), (2000, 1250)),
+        (lambda: images.png_filled(4000, 3000, 16, 6), (2000, 1500)),
+        (lambda: images.png_filled(6000, 4000, 16, 0), (2000, 1333)),
+        (lambda: images.webp_lossless(4000, 3000), (2000, 1500)),
+    ],
+    ids=[
+        "jpeg-24mp",
+        "jpeg-48mp",
+        "heic-12mp",
+        "png-iphone-screenshot",
+        "png-4mp-screenshot",
+        "png-16-bit-rgba-12mp",
+        "png-16-bit-grey-24mp",
+        "webp-12mp",
+    ],
+)
+def test_real_photos_and_screenshots_fit_their_budget(make: Callable[[], bytes], size: tuple[int, int]) -> None:
+    result = ingest_image(make())
+    assert (result.width, result.height) == size
+
+
+@pytest.mark.parametrize("bit_depth", [8, 10])
+@pytest.mark.parametrize("size", [(8064, 6048), (8160, 6120)], ids=["iphone-48mp", "samsung-50mp"])
+def test_phone_heics_of_48_and_50mp_fit_the_heif_budget(size: tuple[int, int], bit_depth: int) -> None:
+    """From the header: decoding these for real takes seconds and ~350 MB (bench/bench_ingest.py does)."""
+    cost = decode_cost(images.heic_declaring(*size, bit_depth=bit_depth))
+    assert (cost.width, cost.height) == size
+    assert 400_000_000 < cost.bytes <= cost.limit
+
+
+def test_16_bit_pngs_are_budgeted_by_what_pillow_decodes_them_to() -> None:
+    """16-bit colour decodes to 8-bit RGBA (4 bytes a pixel), 16-bit grey to I;16 (2): grey fits a bigger picture."""
+    colour, grey = (
+        decode_cost(images.png_declaring(6000, 4500, 16, 6)),
+        decode_cost(images.png_declaring(6000, 4500, 16, 0)),
+    )
+    assert (colour.mode, grey.mode) == ("RGBA", "I;16")
+    assert colour.bytes > colour.limit >= grey.bytes
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"quality": 80}, {"lossless": True}, {"quality": 80, "exif": images.exif_bytes(1)}],
+    ids=["lossy", "lossless", "extended"],
+)
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_a_webps_size_and_alpha_are_read_from_its_header_as_pillow_reads_them(
+    mode: str, params: dict[str, object]
+) -> None:
+    """WebP is estimated before Pillow opens it (opening allocates libwebp's canvas): the two must agree."""
+    im = images.marked_image((300, 200)).convert(mode)
+    if mode == "RGBA":
+        im.putalpha(Image.linear_gradient("L").resize((300, 200)))
+    data = images.encode(im, "WEBP", **params)
+    opened = Image.open(io.BytesIO(data))
+    cost = decode_cost(data)
+    assert (cost.mode, cost.width, cost.height) == (opened.mode, *opened.size) == (mode, 300, 200)
+
+
+def test_the_estimate_reads_only_the_header() -> None:
+    cost = decode_cost(images.webp_declaring(8900, 6690))  # there are no pixels to decode
+    assert (cost.format, cost.mode, cost.width, cost.height) == ("WEBP", "RGB", 8900, 6690)
+    assert cost.bytes > 1_000_000_000 > cost.limit
+
+
+# The bound on concurrent decodes
+
+
+@pytest.fixture
+def decode_bound() -> Iterator[Callable[..., None]]:
+    yield set_decode_concurrency
+    set_decode_concurrency(DECODE_CONCURRENCY)
+
+
+def test_a_decode_waits_for_a_free_slot_then_proceeds(decode_bound: Callable[..., None]) -> None:
+    decode_bound(1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with decode_slot():  # another upload is decoding
+            waiting = pool.submit(ingest_image, images.oriented_jpeg(1))
+            time.sleep(0.5)
+            assert not waiting.done()
+        assert waiting.result(timeout=30).width == 160
+
+
+def test_a_decode_that_gets_no_slot_in_time_is_refused_as_busy(decode_bound: Callable[..., None]) -> None:
+    decode_bound(1, wait_seconds=0.05)
+    with decode_slot():
+        error = rejection(images.oriented_jpeg(1))
+    assert isinstance(error, ImageBusy)
+    assert (error.reason, error.status) == ("busy", 503)
+    assert error.retry_after and error.retry_after > 0
+    assert str(error) == "We are busy with other images right now. Please try again in a moment."
+    assert ingest_image(images.oriented_jpeg(1)).width == 160  # the slot was given back
+
+
+def test_the_bound_counts_slots(decode_bound: Callable[..., None]) -> None:
+    decode_bound(2, wait_seconds=0.05)
+    with decode_slot():
+        assert ingest_image(images.oriented_jpeg(1)).width == 160
+        with decode_slot():
+            assert rejection(images.oriented_jpeg(1)).reason == "busy"
+
+
+def test_refusals_from_the_header_do_not_wait_for_a_slot(decode_bound: Callable[..., None]) -> None:
+    decode_bound(1, wait_seconds=60)
+    started = time.monotonic()
+    with decode_slot():
+        assert rejection(images.webp_lossless(8900, 6690)).reason == "too_big_to_process"
+        assert rejection(images.png_declaring(8000, 8000)).reason == "too_many_pixels"
+        assert rejection(b"not an image at all").reason == "unsupported"
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, "2", True, None])
+def test_the_bound_is_a_whole_number_of_at_least_one(limit: object) -> None:
+    with pytest.raises(ValueError, match="whole number"):
+        set_decode_concurrency(limit)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("wait_seconds", [0, -1])
+def test_the_wait_for_a_slot_is_positive(wait_seconds: float) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        set_decode_concurrency(1, wait_seconds)

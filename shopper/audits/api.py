@@ -14,7 +14,6 @@ from shopper.audits import service
 from shopper.audits.access import get_audit_or_404
 from shopper.audits.state import audit_state
 from shopper.database import reads_first
-from shopper.errors import error_response
 from shopper.extensions import csrf
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
 from shopper.media.storage import LocalStorage
@@ -44,7 +43,13 @@ def _refused(error: service.AuditError):
 
 @bp.errorhandler(ImageRejected)
 def _image_refused(error: ImageRejected):
-    return error_response(422, str(error))
+    """422 for an image we will not take; 503 with Retry-After when only a decode slot was short (ImageBusy), which
+    the phone's outbox retries. ``reason`` is ImageRejected's code, for programs."""
+    response = jsonify(error=str(error), status=error.status, reason=error.reason)
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _json_body() -> dict:
