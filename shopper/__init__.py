@@ -19,6 +19,7 @@ def resource_dir(name: str) -> Path:
 def create_app(test_config: dict | None = None) -> Flask:
     from shopper import (
         cli,
+        database,
         errors,
         jobs,
         models,  # noqa: F401  (registers every model with the metadata)
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     ingest.set_decode_concurrency(app.config["IMAGE_DECODE_CONCURRENCY"])
 
     db.init_app(app)
+    database.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(

@@ -66,8 +66,27 @@ def jobs_status() -> None:
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Create (or refresh) the demo business, its sites and people. Safe to run again."""
+    """Create (or refresh) the demo business, its sites and people. Safe to run again. The PDFs of its submitted
+    audits are queued, so the job consumer has them ready."""
+    from shopper.audits.models import Audit, AuditStatus
+    from shopper.demo_clients import CONSULTANCY_SLUG
+    from shopper.orgs.models import ClientLink
+    from shopper.reports.rendering import render_soon
+
     result = load_demo()
+    demo_orgs = (
+        select(ClientLink.client_id)
+        .join(Organization, Organization.id == ClientLink.consultancy_id)
+        .where(Organization.slug == CONSULTANCY_SLUG)
+    )
+    render_soon(
+        db.session.scalars(
+            select(Audit.id).where(
+                Audit.status == AuditStatus.SUBMITTED,
+                (Audit.org_id == result.org.id) | Audit.org_id.in_(demo_orgs),
+            )
+        ).all()
+    )
     click.echo(f"Demo organization: {result.org.name} (/o/{result.org.slug}/), and a consultancy serving it")
     for email, password in result.credentials:
         click.echo(f"  {email}  password: {password}")

@@ -62,6 +62,21 @@ def reads_first() -> None:
     g._reads_first = True
 
 
+def slow_before_writing(view):
+    """Mark a view that does slow work (decoding a photo, say) before it writes: its request reads without the write
+    lock from the first query on, and its service writes in `write_transaction()`, so the lock is held only for the
+    write itself."""
+    view.reads_first = True
+    return view
+
+
+def init_app(app) -> None:
+    @app.url_value_preprocessor
+    def _reads_first_for_marked_views(endpoint, values) -> None:
+        if getattr(app.view_functions.get(endpoint), "reads_first", False):
+            reads_first()
+
+
 # Threads of one worker queue here for SQLite's write lock instead of in SQLite's busy handler, which sleeps in
 # steps of up to 100 ms and so turns a 1 ms wait into a slow request.
 _sqlite_writer = threading.Lock()

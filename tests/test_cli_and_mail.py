@@ -24,6 +24,18 @@ def test_demo_is_idempotent_and_prints_passwords(app, database, make):
     assert make.count(Site, org_id=demo.id) == 2
 
 
+def test_the_demo_queues_the_pdfs_of_its_submitted_audits_and_the_queue_makes_them(app, database, make):
+    from shopper.reports.models import ReportPdf
+
+    huey.flush()
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    submitted = make.count(Audit, status="submitted")
+    assert submitted >= 4 and huey.pending_count() == submitted
+    with app.app_context():
+        run_pending()
+    assert make.count(ReportPdf) == submitted
+
+
 def test_demo_consultancy_serves_three_clients_with_an_audit_each_on_its_shared_checklist(app, database, make):
     output = app.test_cli_runner().invoke(args=["demo"]).output
     assert "consultant@demo.shopper.test" in output

@@ -152,3 +152,23 @@ def test_failed_write_keeps_the_previous_version(store: LocalStorage, monkeypatc
         store.save(KEY, b"replacement")
     assert store.read(KEY) == b"previous"
     assert files_under(store.root) == [store.path(KEY)]
+
+
+def test_rename_moves_a_file_into_place_replacing_what_was_there(store: LocalStorage) -> None:
+    store.save("1/2/photo.jpg.abc.part", b"new")
+    store.save("1/2/photo.jpg", b"old")
+    store.rename("1/2/photo.jpg.abc.part", "1/2/photo.jpg")
+    assert store.read("1/2/photo.jpg") == b"new" and not store.exists("1/2/photo.jpg.abc.part")
+    with pytest.raises(FileNotFoundError):
+        store.rename("1/2/gone.part", "1/2/photo.jpg")
+    assert store.read("1/2/photo.jpg") == b"new"
+    with pytest.raises(ValueError):
+        store.rename("1/2/photo.jpg", "../escape.jpg")
+
+
+def test_save_stream_writes_a_big_file_without_holding_it(store: LocalStorage, tmp_path: Path) -> None:
+    big = tmp_path / "big.zip"
+    big.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
+    with big.open("rb") as stream:
+        store.save_stream("1/bundles/bundle-1.zip", stream)
+    assert store.read("1/bundles/bundle-1.zip") == big.read_bytes()

@@ -18,6 +18,7 @@ from shopper.accounts.models import User
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
 from shopper.actions.rules import Change, may_change
 from shopper.audits.models import Audit, Finding
+from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.media.ingest import ingest_image
 from shopper.media.storage import Storage
@@ -283,27 +284,27 @@ def change_status(
         if new_photo and storage is not None:  # inside the try: a full disk on the second file removes the first
             for name in PROOF_RENDITIONS:
                 storage.save(proof_key(action, new_photo, name), image.renditions[name].data)
-        if target == action.status_enum:
-            summary = f"{target.label}: the note changed"
-        else:
-            summary = f"Status: {action.status_enum.label} → {target.label}"
-        if note and target.closed:
-            summary += f": “{note}”"
-        if new_photo:
-            summary += " (with an after photo)"
-        if not target.closed:
-            action.closed_at = None
-        elif not action.is_closed:
-            action.closed_at = now
-        action.status = target
-        action.resolution = note if target.closed else ""
-        if new_photo:
-            action.proof_photo_id = new_photo
-        action.updated_at = now
-        _event(action, actor.user_id, "status", summary + ".", now)
-        db.session.commit()
+        with write_transaction():  # the photo is decoded and stored: the write lock is held for the write only
+            _check(actor, Change.STATUS, action, target)  # again, on what is committed now
+            if target == action.status_enum:
+                summary = f"{target.label}: the note changed"
+            else:
+                summary = f"Status: {action.status_enum.label} → {target.label}"
+            if note and target.closed:
+                summary += f": “{note}”"
+            if new_photo:
+                summary += " (with an after photo)"
+            if not target.closed:
+                action.closed_at = None
+            elif not action.is_closed:
+                action.closed_at = now
+            action.status = target
+            action.resolution = note if target.closed else ""
+            if new_photo:
+                action.proof_photo_id = new_photo
+            action.updated_at = now
+            _event(action, actor.user_id, "status", summary + ".", now)
     except BaseException:
-        db.session.rollback()
         if new_photo and storage is not None:
             for name in PROOF_RENDITIONS:
                 storage.delete(proof_key(action, new_photo, name))

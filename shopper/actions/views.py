@@ -20,6 +20,7 @@ from shopper.actions.notify import notify_assignee
 from shopper.actions.rules import statuses_for
 from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Finding
+from shopper.database import slow_before_writing
 from shopper.extensions import db
 from shopper.media.ingest import ImageRejected
 from shopper.media.storage import LocalStorage
@@ -165,6 +166,7 @@ def edit(action_id: int):
 
 
 @bp.post("/<int:action_id>/status")
+@slow_before_writing
 def status(action_id: int):
     action = _get_action(action_id)
     form = StatusForm()

@@ -25,6 +25,7 @@ from shopper.accounts.models import User
 from shopper.actions.service import action_plan
 from shopper.audits.models import Answer, Audit, Finding, Photo, TouchpointVisit
 from shopper.audits.service import photo_key
+from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.models import Organization
@@ -252,18 +253,17 @@ def save_brand(org: Organization, values: BrandInput) -> list[str]:
         except BrandError as e:
             raise BrandError(str(e), "logo") from None
     try:
-        org.display_name = values.display_name.strip() or None
-        org.primary_color = primary
-        org.accent_color = accent
-        org.report_footer = values.report_footer.strip() or None
-        org.contact_line = values.contact_line.strip() or None
-        if new_logo is not None or values.remove_logo:
-            org.logo_media_id = new_logo
-        if values.white_label is not None and org.is_consultancy:
-            org.white_label = values.white_label
-        db.session.commit()
+        with write_transaction():  # the logo is decoded and stored: the write lock is held for the write only
+            org.display_name = values.display_name.strip() or None
+            org.primary_color = primary
+            org.accent_color = accent
+            org.report_footer = values.report_footer.strip() or None
+            org.contact_line = values.contact_line.strip() or None
+            if new_logo is not None or values.remove_logo:
+                org.logo_media_id = new_logo
+            if values.white_label is not None and org.is_consultancy:
+                org.white_label = values.white_label
     except BaseException:
-        db.session.rollback()
         if new_logo is not None:
             delete_logo(org.id, new_logo, files)
         raise

@@ -38,7 +38,7 @@ from flask_login import current_user
 from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Photo
 from shopper.audits.service import photo_key
-from shopper.database import reads_first
+from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.extensions import db
 from shopper.orgs.access import (
@@ -258,6 +258,7 @@ def logo():
 @bp.route("/brand", methods=["GET", "POST"])
 @require_role(Role.MANAGER)
 @members_only
+@slow_before_writing
 def brand():
     org = current_org()
     form = BrandForm(obj=org)
