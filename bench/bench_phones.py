@@ -265,6 +265,7 @@ class Stats:
         self.network_error_times: list[float] = []
         self.server_errors: list[str] = []
         self.latencies: list[float] = []
+        self.latency_by_kind: dict[str, list[float]] = defaultdict(list)
         self.new_changes = 0
         self.replays = 0
         self.retries = 0
@@ -562,6 +563,7 @@ class Tab(threading.Thread):
                 stats.server_errors.append(f"{status} {change.method} {change.path}: {response.body[:300]!r}")
             if 200 <= status < 300:
                 stats.latencies.append(elapsed)
+                stats.latency_by_kind[change.kind].append(elapsed)
         if status >= 500 and status not in RETRY_STATUSES:
             entry.server_errors += 1
         if status in RETRY_STATUSES or (status >= 500 and entry.server_errors < 5):
@@ -881,7 +883,8 @@ def run(label: str, url: str | None, args) -> bool:
         media = _phones.media_against_rows(app)
 
         print(
-            f"  worker {killed} killed (SIGKILL) at {killed_at:.1f} s, with {dict(in_flight)} on their way; "
+            f"  worker {killed} killed (SIGKILL) at {killed_at:.1f} s, {sum(in_flight.values())} requests waiting "
+            f"for their answers then ({dict(in_flight)}); "
             f"server restarted (SIGTERM, new master) at "
             f"{restarted_at:.1f} s (the old master gone after {stopping:.1f} s, the new one answering "
             f"{starting:.1f} s later); phones done at {phones_done:.1f} s, PDFs at {pdf_done:.1f} s"
@@ -899,7 +902,11 @@ def run(label: str, url: str | None, args) -> bool:
         if stats.latencies:
             print(
                 f"  latency of 2xx answers: p50 {statistics.median(stats.latencies) * 1000:.0f} ms, "
-                f"p99 {_phones.percentile(stats.latencies, 0.99) * 1000:.0f} ms"
+                f"p99 {_phones.percentile(stats.latencies, 0.99) * 1000:.0f} ms; p50 by kind: "
+                + ", ".join(
+                    f"{kind} {statistics.median(times) * 1000:.0f}"
+                    for kind, times in sorted(stats.latency_by_kind.items())
+                )
             )
         print(f"  set aside as expected: {dict(sorted(stats.set_aside_ok.items()))}")
         print(f"  compared: {dict(sorted(verdict.compared.items()))}")

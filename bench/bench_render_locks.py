@@ -266,10 +266,7 @@ def run(label: str, url: str | None, args) -> bool:
         print(f"  ({time.monotonic() - started:.0f} s for this database)")
     finally:
         stack.stop()
-        if ok:
-            shutil.rmtree(instance, ignore_errors=True)
-        else:
-            print(f"  instance folder kept for a look: {instance}")
+        shutil.rmtree(instance, ignore_errors=True)
     return ok
 
 
