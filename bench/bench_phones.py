@@ -17,8 +17,9 @@ again with the same key after a short wait (0.25 s doubling up to 2 s, or Retry-
 outbox waits 5 s doubling up to 2 minutes); any other 5xx gets five tries; a 4xx sets the change aside and is
 checked to be one the phone should expect (409 after the submit, 410 for a photo it deleted). At 35% of the run
 one gunicorn worker is killed with SIGKILL, at 65% the master gets SIGTERM and a new one starts on the same
-port. Meanwhile the owners keep asking for the PDF of every submitted audit (202 while the consumer makes it,
-then the file).
+port. Meanwhile the owners ask for the PDF of every submitted audit as the "being prepared" page does (202
+while the consumer makes it, the status every few seconds, then the file), and the consumer's heartbeat is read
+every second (a page says the consumer is not running once it is three minutes old).
 
 At the end the database is compared with what the phones know:
 - lost: an acknowledged write that is not in the final state although no later write of the phone replaced it
@@ -35,7 +36,7 @@ At the end the database is compared with what the phones know:
 - responses >= 500 (503 included), changes set aside for no good reason, changes never answered;
 - orphan files: media files no row refers to, and rows whose files are missing. Files still under a temporary
   name (an upload writes `<key>.<random>.part` and renames it; a SIGKILLed worker cannot clean up) are counted
-  on their own line, since the media check's sweep is what removes them.
+  on their own line: only a sweep can remove them (tests/test_upload_leftovers.py: the media check does not yet).
 Exits 1 when any of those is not zero, or when a submitted audit never got its PDF.
 """
 
