@@ -26,11 +26,15 @@ from shopper.extensions import db, limiter
 from shopper.jobs import huey, run_pending
 from shopper.timeutil import utcnow
 from tests.factories import Factories
+from tests.smtp_sink import SmtpSink
 
 TEST_DATABASE_URL = os.environ.get("SHOPPER_TEST_DATABASE_URL")
 
 
 def make_app(instance_path, **overrides) -> Flask:
+    """An app on `instance_path` with the suite's settings. The instance folder reaches create_app through the
+    environment, as in production; the variable is put back afterwards, so no other app follows it."""
+    previous = os.environ.get("SHOPPER_INSTANCE_PATH")
     os.environ["SHOPPER_INSTANCE_PATH"] = str(instance_path)
     config = {
         "TESTING": True,
@@ -41,7 +45,13 @@ def make_app(instance_path, **overrides) -> Flask:
         "JOBS_BACKEND": "memory",
     }
     config.update(overrides)
-    return create_app(config)
+    try:
+        return create_app(config)
+    finally:
+        if previous is None:
+            os.environ.pop("SHOPPER_INSTANCE_PATH", None)
+        else:
+            os.environ["SHOPPER_INSTANCE_PATH"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +139,25 @@ def database(app, tmp_path) -> Iterator[None]:
     with rolled_back(app):
         yield
     app.config["MEDIA_ROOT"] = media_root
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 that keeps what it receives."""
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def mailing(tmp_path, app, database, smtp) -> Flask:
+    """The suite's database, with mail going to `smtp` (through the job queue: run it with `run_pending`)."""
+    return make_app(
+        tmp_path,
+        DATABASE_URL=app.config["DATABASE_URL"],
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp.port,
+        MAIL_USE_TLS=False,
+    )
 
 
 @pytest.fixture

@@ -9,26 +9,8 @@ from shopper.jobs import huey, run_pending
 from shopper.orgs.models import Role
 from shopper.timeutil import utcnow
 from tests.conftest import make_app, session_id_for
-from tests.smtp_sink import SmtpSink
 
 WALK = {"answer-time": 240, "transfers": 3, "resolved": ("no", "They asked me to write in")}
-
-
-@pytest.fixture
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def mailing(tmp_path, app, database, smtp):
-    return make_app(
-        tmp_path,
-        DATABASE_URL=app.config["DATABASE_URL"],
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=smtp.port,
-        MAIL_USE_TLS=False,
-    )
 
 
 @pytest.fixture

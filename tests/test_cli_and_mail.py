@@ -1,4 +1,3 @@
-import pytest
 from sqlalchemy import select
 
 from shopper.accounts.models import User
@@ -8,7 +7,6 @@ from shopper.extensions import db
 from shopper.jobs import huey, run_pending
 from shopper.orgs.models import ClientLink, Invite, Membership, Organization, Role, Site
 from tests.conftest import make_app, session_id_for
-from tests.smtp_sink import SmtpSink
 
 
 def test_demo_is_idempotent_and_prints_passwords(app, database, make):
@@ -96,12 +94,6 @@ def test_create_user_refuses_a_common_password(app, database, make):
     )
     assert result.exit_code != 0 and "attackers" in result.output
     assert make.find(User, email="weak@example.com") is None
-
-
-@pytest.fixture
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
 
 
 def test_invite_is_mailed_when_smtp_is_configured(tmp_path, app, database, make, smtp):

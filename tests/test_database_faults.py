@@ -18,31 +18,24 @@ from shopper.checklists.models import Checklist
 from shopper.checklists.service import copy_from_library
 from shopper.database import normalize_database_url
 from shopper.extensions import db
-from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
+from shopper.orgs.models import Site
 from shopper.timeutil import utcnow
-from tests.committed import committed_database
+from tests.committed import committed_database, seed_business
 from tests.conftest import TEST_DATABASE_URL
-from tests.factories import PASSWORD_HASH
 
 
 @pytest.fixture
 def committed(tmp_path):
     with committed_database(tmp_path) as app:
         app.config["SQLITE_BUSY_TIMEOUT_MS"] = 200
+        business = seed_business(app, "fault-dental")
         with app.app_context():
-            org = Organization(name="Fault Dental", slug="fault-dental", kind=OrgKind.BUSINESS)
-            owner = User(email="fault@example.com", name="Fault Owner", password_hash=PASSWORD_HASH)
-            db.session.add_all([org, owner])
-            db.session.flush()
-            db.session.add(Membership(org_id=org.id, user_id=owner.id, role=Role.OWNER))
-            site = Site(org_id=org.id, name="Main")
-            db.session.add(site)
-            db.session.commit()
-            checklist = copy_from_library(org.id, owner.id, "be-your-customer", utcnow())
+            owner = db.session.get(User, business.user_id)
+            checklist = copy_from_library(business.org_id, owner.id, "be-your-customer", utcnow())
             audit = start_audit(
-                org_id=org.id,
+                org_id=business.org_id,
                 checklist=db.session.get(Checklist, checklist.id),
-                site=db.session.get(Site, site.id),
+                site=db.session.get(Site, business.site_id),
                 auditor_id=owner.id,
                 created_by_id=owner.id,
                 scenario="",

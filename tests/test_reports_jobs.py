@@ -13,18 +13,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shopper.accounts.models import User
 from shopper.audits.models import Audit
 from shopper.checklists.service import copy_from_library
 from shopper.extensions import db
 from shopper.jobs import beat, huey, run_pending
-from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
+from shopper.orgs.models import Role
 from shopper.reports import rendering
 from shopper.reports.models import RenderState, ReportPdf, ReportRequest
 from shopper.timeutil import utcnow
-from tests.committed import committed_database
+from tests.committed import committed_database, seed_business
 from tests.conftest import TEST_DATABASE_URL, make_app, session_id_for
-from tests.factories import PASSWORD_HASH
 from tests.test_reports_support import walk_and_submit
 
 
@@ -172,19 +170,17 @@ def test_without_a_consumer_the_page_says_so_instead_of_waiting_forever(tmp_path
 @pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's database-wide write lock; PostgreSQL has none to hold")
 def test_no_write_lock_is_held_while_the_pdf_renders(tmp_path):
     with committed_database(tmp_path) as app:
+        business = seed_business(app, "lock-dental")
+        org_id = business.org_id
         with app.app_context():
-            org = Organization(name="Lock Dental", slug="lock-dental", kind=OrgKind.BUSINESS)
-            owner = User(email="lock@example.com", name="Lock Owner", password_hash=PASSWORD_HASH)
-            db.session.add_all([org, owner])
-            db.session.flush()
-            db.session.add(Membership(org_id=org.id, user_id=owner.id, role=Role.OWNER))
-            site = Site(org_id=org.id, name="Main")
-            db.session.add(site)
-            db.session.commit()
-            org_id = org.id
-            checklist = copy_from_library(org.id, owner.id, "be-your-customer", utcnow())
+            checklist = copy_from_library(org_id, business.user_id, "be-your-customer", utcnow())
             audit_id = walk_and_submit(
-                org.id, owner.id, checklist.id, site.id, app.config["MEDIA_ROOT"], photos_per_touchpoint=2
+                org_id,
+                business.user_id,
+                checklist.id,
+                business.site_id,
+                app.config["MEDIA_ROOT"],
+                photos_per_touchpoint=2,
             )
             database = db.engine.url.database
         rendering_done = threading.Event()

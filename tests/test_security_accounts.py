@@ -15,9 +15,7 @@ from shopper.jobs import run_pending
 from shopper.orgs.models import Membership, Role
 from shopper.orgs.security_log import SecurityEvent
 from shopper.timeutil import utcnow
-from tests.conftest import make_app
 from tests.factories import PASSWORD
-from tests.smtp_sink import SmtpSink
 
 HOST = "shopper.test"
 
@@ -246,23 +244,6 @@ def test_share_links_are_rate_limited_per_address(app, client, monkeypatch):
 
 
 # Forgot your password --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def mailing(tmp_path, app, database, smtp):
-    return make_app(
-        tmp_path,
-        DATABASE_URL=app.config["DATABASE_URL"],
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=smtp.port,
-        MAIL_USE_TLS=False,
-    )
 
 
 def link_in(message, start: str) -> str:

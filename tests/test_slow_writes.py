@@ -19,11 +19,10 @@ from shopper.audits.models import Audit, Finding
 from shopper.checklists.service import copy_from_library
 from shopper.extensions import db
 from shopper.orgs.access import access_for
-from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
+from shopper.orgs.models import Organization
 from shopper.timeutil import utcnow
-from tests.committed import committed_database
+from tests.committed import committed_database, seed_business
 from tests.conftest import TEST_DATABASE_URL
-from tests.factories import PASSWORD_HASH
 from tests.test_reports_support import walk_and_submit
 
 pytestmark = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's database-wide write lock")
@@ -40,24 +39,20 @@ def big_photo() -> bytes:
 @pytest.fixture(scope="module")
 def committed(tmp_path_factory):
     with committed_database(tmp_path_factory.mktemp("slow-writes")) as app:
+        business = seed_business(app, "slow-dental")
         with app.app_context():
-            org = Organization(name="Slow Dental", slug="slow-dental", kind=OrgKind.BUSINESS)
-            owner = User(email="slow@example.com", name="Slow Owner", password_hash=PASSWORD_HASH)
-            db.session.add_all([org, owner])
-            db.session.flush()
-            db.session.add(Membership(org_id=org.id, user_id=owner.id, role=Role.OWNER))
-            site = Site(org_id=org.id, name="Main")
-            db.session.add(site)
-            db.session.commit()
-            checklist = copy_from_library(org.id, owner.id, "be-your-customer", utcnow())
-            audit_id = walk_and_submit(org.id, owner.id, checklist.id, site.id, app.config["MEDIA_ROOT"])
+            owner = db.session.get(User, business.user_id)
+            checklist = copy_from_library(business.org_id, owner.id, "be-your-customer", utcnow())
+            audit_id = walk_and_submit(
+                business.org_id, owner.id, checklist.id, business.site_id, app.config["MEDIA_ROOT"]
+            )
             audit = db.session.get(Audit, audit_id)
             finding = db.session.query(Finding).filter_by(audit_id=audit_id).first()
             action = create_action(
-                audit, finding, access_for(owner.id, org.slug), ActionInput(title="Fix it"), utcnow()
+                audit, finding, access_for(owner.id, business.slug), ActionInput(title="Fix it"), utcnow()
             )
             ids = {
-                "org_id": org.id,
+                "org_id": business.org_id,
                 "action_id": action.id,
                 "session": sessions.start(owner, now=utcnow()),
                 "database": db.engine.url.database,
@@ -72,7 +67,10 @@ def writes_while(request, database: str) -> tuple[object, int, list[str]]:
     outcome = {}
 
     def run():
-        outcome["response"] = request()
+        response = request()
+        response.request.environ["wsgi.input"].close()  # the test client spools a big body to a file it keeps open
+        response.close()
+        outcome["response"] = response
         done.set()
 
     thread = threading.Thread(target=run)

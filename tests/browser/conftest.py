@@ -10,7 +10,6 @@ records it and can slow it, refuse it or cut the line, as a real network and a r
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -222,14 +221,7 @@ def _seed(app, live: Live) -> None:
 
 
 def _app(instance: Path, database_url: str):
-    previous = os.environ.get("SHOPPER_INSTANCE_PATH")
-    try:
-        return make_app(instance, DATABASE_URL=database_url, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
-    finally:  # make_app points the environment at this instance; the session's app must not follow it
-        if previous is None:
-            os.environ.pop("SHOPPER_INSTANCE_PATH", None)
-        else:
-            os.environ["SHOPPER_INSTANCE_PATH"] = previous
+    return make_app(instance, DATABASE_URL=database_url, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
 
 
 @pytest.fixture(scope="module")
