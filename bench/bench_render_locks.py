@@ -253,7 +253,7 @@ def run(label: str, url: str | None, args) -> bool:
                 figures[window] = (statistics.median(times), _phones.percentile(times, 0.95))
                 print(
                     f"  {name:<13} {window + ':':<19} median {figures[window][0]:5.1f} ms, "
-                    f"p95 {figures[window][1]:5.1f} ms ({len(samples)} requests)"
+                    f"p95 {figures[window][1]:5.1f} ms, max {max(times):6.1f} ms ({len(samples)} requests)"
                 )
             ratio = figures["during a render"][0] / figures["no render"][0]
             _measure.report(f"  {name} median ratio", ratio, "x", TARGET_RATIO)
