@@ -19,7 +19,8 @@ from shopper.media.storage import LocalStorage
 from shopper.orgs.access import access_for
 from shopper.orgs.models import Organization, Role
 from shopper.reports.brand import logo_key, store_logo
-from shopper.reports.models import ReportPdf
+from shopper.reports.bundle import bundle_key
+from shopper.reports.models import BundleState, ReportBundle, ReportPdf
 from shopper.reports.rendering import render_now
 from shopper.timeutil import utcnow
 from tests.test_actions_views import WALK
@@ -55,6 +56,12 @@ def stocked(app, make):
             photo=small_jpeg(),
             storage=storage,
         )
+        made = ReportBundle(org_id=org.id, user_id=owner.id, state=BundleState.READY, bytes=2)
+        db.session.add(made)
+        db.session.flush()
+        made.storage_key = bundle_key(made)
+        storage.save(made.storage_key, b"PK")
+        db.session.commit()
         photo = db.session.query(Photo).filter_by(audit_id=audit_id).first()
         return {
             "root": root,
@@ -85,7 +92,7 @@ def put(root: Path, key: str, data: bytes = b"\xff\xd8\xff", age: float = 0) -> 
 
 def test_every_file_the_write_paths_store_is_known_and_wanted(app, stocked):
     stored = files(stocked["root"])
-    kinds = {"/actions/": 2, "/brand/logo-": 2, "/report-": 1}
+    kinds = {"/actions/": 2, "/brand/logo-": 2, "/report-": 1, "/bundles/bundle-": 1}
     for marker, count in kinds.items():
         assert sum(marker in key for key in stored) == count, marker
     assert all(KNOWN_NAMES.fullmatch(key) for key in stored)
@@ -106,7 +113,8 @@ def test_orphans_temp_files_and_missing_files_are_reported_then_fixed(app, make,
     recent = put(root, photo_key(audit, str(uuid.uuid4()), "thumb"))  # an upload whose row is not committed yet
     stale_temp = put(root, f"{org.id}/{audit.id}/.abc-display.jpg.k2j4h5.tmp", age=2 * 3600)
     fresh_temp = put(root, f"{org.id}/{audit.id}/.abc-print.jpg.q8w7e6.tmp")
-    assert TEMP_NAME.fullmatch(stale_temp.rsplit("/", 1)[1])
+    killed_upload = put(root, photo_key(audit, str(uuid.uuid4()), "print") + ".0123456789abcdef.part", age=2 * 3600)
+    assert TEMP_NAME.fullmatch(stale_temp.rsplit("/", 1)[1]) and TEMP_NAME.fullmatch(killed_upload.rsplit("/", 1)[1])
     unknown = put(root, "README.txt", b"notes", age=TWO_DAYS)
     photo_bytes = (root / stocked["photo"]).read_bytes()
     (root / stocked["photo"]).unlink()
@@ -116,13 +124,14 @@ def test_orphans_temp_files_and_missing_files_are_reported_then_fixed(app, make,
     assert found.exit_code == 1
     out = found.output
     assert "Files no row refers to: 4" in out and all(key in out for key in orphans)
-    assert "Temp files left by interrupted writes: 1" in out and stale_temp in out and fresh_temp not in out
+    assert "Temp files left by interrupted writes: 2" in out and stale_temp in out and fresh_temp not in out
+    assert killed_upload in out
     assert (
         "Rows whose file is missing: 2" in out and stocked["photo"] in out and f"cached PDF of audit {audit.id}" in out
     )
     assert "younger than 60 minutes (left alone: an upload may be under way): 1" in out and recent in out
     assert "Files Shopper does not write (left alone): 1" in out and unknown in out
-    assert "7 problems" in out
+    assert "8 problems" in out
     assert files(root) >= orphans  # looking removes nothing
 
     fixed = check(app, "--fix")
@@ -130,7 +139,7 @@ def test_orphans_temp_files_and_missing_files_are_reported_then_fixed(app, make,
     assert "[removed]" in fixed.output and "Forgot 1 cached PDF records" in fixed.output
     assert "1 problem: rows without their files need the files restored from a backup." in fixed.output
     left = files(root)
-    assert not left & orphans and stale_temp not in left
+    assert not left & orphans and stale_temp not in left and killed_upload not in left
     assert {recent, fresh_temp, unknown} <= left
     assert make.get(ReportPdf, audit.id) is None
     assert make.get(Photo, stocked["photo"].rsplit("/", 1)[1][:36]) is not None  # rows are never deleted

@@ -24,7 +24,7 @@ from shopper.audits.models import Audit, Photo
 from shopper.audits.service import RENDITIONS, photo_key
 from shopper.orgs.models import Organization
 from shopper.reports.brand import LOGO_RENDITIONS, logo_key
-from shopper.reports.models import ReportPdf
+from shopper.reports.models import ReportBundle, ReportPdf
 
 GRACE_SECONDS = 60 * 60
 
@@ -36,10 +36,12 @@ KNOWN_NAMES = re.compile(
     rf"|actions/\d+/{_UUID}-(?:{'|'.join(PROOF_RENDITIONS)})\.jpg"
     rf"|brand/logo-{_UUID}-(?:{'|'.join(LOGO_RENDITIONS)})\.jpg"
     r"|\d+/report-[0-9a-f]{32}\.pdf"
+    r"|bundles/bundle-\d+\.zip"
     r")"
 )
-#: LocalStorage.save writes `.<name>.<random>.tmp` beside the file, then renames it into place
-TEMP_NAME = re.compile(r"\..+\.tmp")
+#: LocalStorage.save writes `.<name>.<random>.tmp` beside the file, then renames it into place; a photo upload
+#: saves `<name>.<random>.part` and renames it once it owns the photo (a killed worker can leave either behind)
+TEMP_NAME = re.compile(r"\..+\.tmp|.+\.[0-9a-f]{16}\.part")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def walk_media(root: Path) -> Iterator[StoredFile]:
 
 
 def referenced_files(connection: Connection) -> dict[str, Reference]:
-    """Every storage key a row refers to, in four queries."""
+    """Every storage key a row refers to, in five queries."""
     wanted: dict[str, Reference] = {}
     photos = select(Photo.id.label("photo_id"), Audit.id, Audit.org_id).join(Audit, Audit.id == Photo.audit_id)
     for row in connection.execute(photos):
@@ -105,6 +107,9 @@ def referenced_files(connection: Connection) -> dict[str, Reference]:
             wanted[logo_key(org_id, logo_id, rendition)] = Reference(f"logo of organization {org_id}")
     for audit_id, key in connection.execute(select(ReportPdf.audit_id, ReportPdf.storage_key)):
         wanted[key] = Reference(f"cached PDF of audit {audit_id}", report_pdf_of=audit_id)
+    bundles = select(ReportBundle.id, ReportBundle.storage_key).where(ReportBundle.storage_key.is_not(None))
+    for bundle_id, key in connection.execute(bundles):
+        wanted[key] = Reference(f"ZIP of reports {bundle_id}")
     return wanted
 
 
