@@ -320,8 +320,9 @@ class MediaFigures:
 
 
 def media_against_rows(app) -> MediaFigures:
-    """Every file under MEDIA_ROOT against the rows that name one: the renditions of each Photo row
-    (`audits.service.photo_key`) and each cached report PDF (`ReportPdf.storage_key`)."""
+    """Every file under MEDIA_ROOT against the rows that name one, counted here (so that the media check is not
+    its own judge): the renditions of each Photo row (`audits.service.photo_key`) and each cached report PDF
+    (`ReportPdf.storage_key`)."""
     from sqlalchemy import select
 
     from shopper.audits.models import Audit, Photo
@@ -349,6 +350,21 @@ def media_against_rows(app) -> MediaFigures:
             figures.orphans.append(key)
     figures.missing = sorted(wanted - present)
     return figures
+
+
+def media_check(app) -> tuple[int, str]:
+    """What `flask --app shopper media check --grace-minutes 0` finds (its own function, in-process): how many
+    files without rows and rows without files, and a line that says it all."""
+    from shopper.extensions import db
+    from shopper.maintenance.media_check import check_media
+
+    with app.app_context():
+        report = check_media(Path(app.config["MEDIA_ROOT"]), db.session.connection(), grace=0)
+        db.session.remove()
+    return len(report.orphans) + len(report.missing), (
+        f"{report.files} files: {len(report.orphans)} no row refers to, {len(report.missing)} rows without their "
+        f"file, {len(report.temp_files)} temp files, {len(report.unknown)} it does not know"
+    )
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -36,7 +36,8 @@ At the end the database is compared with what the phones know:
 - responses >= 500 (503 included), changes set aside for no good reason, changes never answered;
 - orphan files: media files no row refers to, and rows whose files are missing. Files still under a temporary
   name (an upload writes `<key>.<random>.part` and renames it; a SIGKILLed worker cannot clean up) are counted
-  on their own line: only a sweep can remove them (tests/test_upload_leftovers.py: the media check does not yet).
+  on their own line: `flask --app shopper media check --fix` removes them. What the media check itself finds is
+  printed too.
 Exits 1 when any of those is not zero, or when a submitted audit never got its PDF.
 """
 
@@ -932,7 +933,8 @@ def run(label: str, url: str | None, args) -> bool:
             f"  the consumer's heartbeat (a periodic job, queued behind the renders): at most {heartbeat.oldest:.0f} s "
             f"old; pages say it is not running past {jobs.HEARTBEAT_STALE_SECONDS} s"
         )
-        print(f"  media folder: {media.files} files")
+        checked, check_line = _phones.media_check(app)
+        print(f"  media folder: {media.files} files; the media check: {check_line}")
         print()
         figures = [
             ("lost writes", len(verdict.lost), verdict.lost),
@@ -957,6 +959,7 @@ def run(label: str, url: str | None, args) -> bool:
                 len(media.orphans) + len(media.missing),
                 media.orphans + media.missing,
             ),
+            ("the media check's orphans + rows without files", checked, []),
             ("PDF asks answered other than 200/202", len(pdf_errors), pdf_errors),
             ("submitted audits without their PDF", len(submitted) - len(made), []),
         ]
