@@ -43,14 +43,14 @@ def jobs_run(workers: int | None, once: bool) -> None:
     """Run the job consumer: it works through the queue and runs the daily reminders. Keep it running next to the
     web server (`make run` does)."""
     from shopper import jobs
+    from shopper.reports.rendering import ask_again_for_waiting
 
+    ask_again_for_waiting()  # PDFs someone waits for whose job was lost (a consumer killed mid-render)
+    db.session.remove()  # this command's own transaction ends here: every job runs in a session of its own
     if once:
         click.echo(f"Ran {jobs.run_pending()} job(s).")
         return
-    consumer = jobs.huey.create_consumer(
-        workers=workers or current_app.config["JOBS_WORKERS"], worker_type="thread", periodic=True
-    )
-    consumer.run()
+    jobs.run_consumer(workers or current_app.config["JOBS_WORKERS"], int(current_app.config["JOBS_NICE"]))
 
 
 @jobs_group.command("status")

@@ -58,7 +58,8 @@ REDIS_URL = None
 # The job queue (report PDFs, the ZIP of reports, mail, reminders): "auto" is Redis when REDIS_URL is set, else a
 # SQLite file in the instance folder; "sqlite", "redis" or "memory" (one process only: the test suite) force one.
 JOBS_BACKEND = "auto"
-JOBS_WORKERS = 2  # threads of `flask jobs run`; each renders one PDF at a time in its own render process
+JOBS_WORKERS = 2  # threads of `flask jobs run`: they share one render process, so PDFs are made one at a time
+JOBS_NICE = 10  # `flask jobs run` lowers its CPU priority by this much: renders yield to the web server
 
 # Invites, password reset links and email confirmation links
 INVITE_LIFETIME_DAYS = 7

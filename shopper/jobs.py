@@ -6,14 +6,16 @@ transactions. The queue is a SQLite file in the instance folder by default (JOBS
 REDIS_URL is set ("auto" picks it; that is how several app servers share one queue), or memory ("memory": the test
 suite, which runs the queue itself with `run_pending`).
 
-The consumer also writes a heartbeat every minute, so a page waiting for a job can tell "being prepared" from
-"nobody is there to prepare it".
+The consumer writes a heartbeat when it starts, before every job and every minute, so a page waiting for a job can
+tell "being prepared" from "nobody is there to prepare it" even while a long queue of renders goes by. It stops
+gracefully on SIGTERM (what systemd sends): the jobs under way finish first.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -112,3 +114,18 @@ def heartbeat() -> None:
 @huey.on_startup()
 def _started() -> None:
     beat()
+
+
+@huey.pre_execute()
+def _before_each_job(task) -> None:
+    beat()
+
+
+def run_consumer(workers: int, nice: int) -> None:
+    """The consumer, as `flask jobs run` starts it: `workers` threads, at a lower CPU priority than the web server
+    (`nice`), picking up a new job within two seconds, and stopping gracefully on SIGTERM."""
+    if nice:
+        os.nice(nice)
+    huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=True, max_delay=2.0, graceful_signal="TERM"
+    ).run()

@@ -129,6 +129,14 @@ def ask_for(audit_id: int, fingerprint: str, now: datetime) -> None:
     render_report(audit_id)
 
 
+def ask_again_for_waiting() -> int:
+    """Queue again every PDF someone is waiting for: a consumer stopped in the middle of a render (or a queue kept in
+    memory) loses the job, while its request says "queued". Run when the consumer starts; how many were queued."""
+    waiting = db.session.scalars(select(ReportRequest.audit_id).where(ReportRequest.state == RenderState.QUEUED)).all()
+    render_soon(waiting)
+    return len(waiting)
+
+
 def render_soon(audit_ids) -> None:
     """Make these audits' PDFs in the background, because what they show changed."""
     for audit_id in dict.fromkeys(audit_ids):
