@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from shopper.orgs.models import Role
+from shopper.orgs.models import Role, Site
 
 
 def owner_of_an_org(make, login):
@@ -35,6 +35,15 @@ def test_an_id_beyond_a_64_bit_integer_is_404(client, login, make):
         assert client.get(f"/o/{org.slug}/sites/{too_big}").status_code == 404
         assert client.post(f"/o/{org.slug}/sites/{too_big}/archive").status_code == 404
     assert client.get(f"/o/{org.slug}/sites/{2**63 - 1}").status_code == 404  # the largest id: no such row
+
+
+@pytest.mark.parametrize("body", [b"false", b"[1, 2]", b'"text"', b"12", b'{"name": ["a", {"b": null}]}'])
+def test_a_json_body_sent_to_a_form_is_no_form(client, login, make, body):
+    """Flask-WTF made a form of a JSON body; anything but an object of strings was a 500."""
+    _, org = owner_of_an_org(make, login)
+    response = client.post(f"/o/{org.slug}/sites", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert make.count(Site, org_id=org.id) == 0
 
 
 @pytest.mark.parametrize("body", [b"[" * 5000, b'{"a":' * 3000, b"[" * 900 + b"]" * 900])
