@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from shopper.actions.models import Action
 from shopper.orgs.models import Role, Site
 
 
@@ -59,3 +60,11 @@ def test_json_nested_past_any_of_ours_is_malformed(client, login, make, body):
     )
     assert response.status_code == 400
     assert response.json["error"].startswith("Send a JSON object")
+
+
+def test_an_assignee_id_beyond_a_64_bit_integer_is_nobody_we_know(client, login, make):
+    owner, org = owner_of_an_org(make, login)
+    audit = make.submitted_audit(org, owner, {"answer-time": 300})
+    response = client.post(f"/o/{org.slug}/actions/audits/{audit.id}/all", data={"all-assignee_id": "9" * 25})
+    assert response.status_code in (400, 422)
+    assert make.count(Action, audit_id=audit.id) == 0

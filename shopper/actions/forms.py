@@ -8,17 +8,20 @@ from wtforms.validators import Length
 
 from shopper.actions.models import STATUS_LABELS, Priority
 from shopper.forms import Form, strip
+from shopper.text import MAX_ID
 
 PRIORITIES = [SelectChoice(p.value, p.label) for p in Priority]
 
 
 def optional_id(value) -> int | None:
-    """A member id from a select: blank is nobody, anything that is not a number is an id no member has."""
+    """A member id from a select: blank is nobody; anything that is not a number, or is a number too big for a
+    database integer (SQLite's driver fails on one), is an id no member has."""
     if value in (None, ""):
         return None
     if isinstance(value, int):
         return value
-    return int(value) if str(value).isdigit() else -1
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_ID else -1
 
 
 class AssignFields(Form):
