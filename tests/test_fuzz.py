@@ -7,9 +7,13 @@ import uuid
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 
+from shopper.accounts.models import DeviceSession
 from shopper.actions.models import Action
+from shopper.extensions import db
 from shopper.orgs.models import Role, Site
+from tests.factories import PASSWORD
 
 
 def owner_of_an_org(make, login):
@@ -84,3 +88,15 @@ def test_a_url_encoded_form_over_the_form_memory_limit_is_413(app, client, login
         assert client.post(f"/o/{org.slug}/sites", data=body, content_type=content_type).status_code == 413
     assert make.count(Site, org_id=org.id) == 0
     assert client.post(f"/o/{org.slug}/sites", data={"name": "Quay", "address": "1 Quay"}).status_code == 302
+
+
+def test_a_user_agent_with_control_characters_signs_in_and_is_stored_clean(app, client, make):
+    """A NUL in the User-Agent made signing in a 500 on PostgreSQL (it stores no NUL in text)."""
+    user = make.user()
+    response = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD}, headers={"User-Agent": "Chrome\x00\x01 on Android"}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        stored = db.session.scalars(select(DeviceSession.user_agent).filter_by(user_id=user.id)).one()
+    assert stored == "Chrome  on Android"  # the run of controls is one space
