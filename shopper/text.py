@@ -12,7 +12,7 @@ Nothing that cannot be stored or shown gets in:
 `init_app` installs the cleaning for every request: the query string and form fields (a `MultiDict` that cleans
 what it is given, and drops a multipart part that has no name), JSON bodies (the app's JSON provider, which
 refuses nesting deeper than MAX_JSON_DEPTH), and URL segments (the default route converter refuses control
-characters, and the `int` converter ids beyond a 64-bit integer, so such a URL is a 404). Imports call
+characters, and the `int` converter ids no id column can hold, so such a URL is a 404). Imports call
 `clean_value` on what they parse. Length limits stay with each form field and service rule, which know the right
 number and say it in their message.
 """
@@ -32,8 +32,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # everything but tab, LF and CR
 _CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _NEEDS_WORK = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-#: the largest id a URL may name: SQLite's INTEGER and PostgreSQL's bigint (a larger one made SQLite's driver fail)
-MAX_ID = 2**63 - 1
+#: the largest id a URL or a form may name: PostgreSQL's `integer`, the type of every id column (a larger one was a
+#: 500 there, and past 2**63 on SQLite too, whose driver cannot bind it)
+MAX_ID = 2**31 - 1
 #: how deep lists and objects may nest in a JSON body (the phone's deepest is 3)
 MAX_JSON_DEPTH = 32
 

@@ -92,7 +92,21 @@ NASTY = [
 ]
 
 #: The few that break parsers most often, drawn far more often than the rest.
-SHARP = ["²", "9" * 30, "-1", "0", "9999-12-31", "0001-01-01", "\x00", "\ud800", "NaN", "1e309", "a" * 2100, " "]
+SHARP = [
+    "²",
+    "9" * 30,
+    str(2**31),
+    "-1",
+    "0",
+    "9999-12-31",
+    "0001-01-01",
+    "\x00",
+    "\ud800",
+    "NaN",
+    "1e309",
+    "a" * 2100,
+    " ",
+]
 _CHARACTERS = st.characters(exclude_categories=())  # every code point, surrogates and controls included
 # Strategies are built once: hypothesis validates each new strategy object on its first draw, which for the
 # recursive JSON one costs more than the request it fills.

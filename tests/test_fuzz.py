@@ -392,7 +392,7 @@ IMPORT_FILES = (
 
 
 def path_variants(adapter, rule, path: str) -> list[str]:
-    """The same URL with one of its values replaced by an id too big for any integer column, or by nasty text."""
+    """The same URL with one of its values replaced by an id too big for an id column, or by nasty text."""
     try:
         _, values = adapter.match(path, method=next(iter(rule.methods - {"HEAD", "OPTIONS"})))
     except Exception:
@@ -400,7 +400,7 @@ def path_variants(adapter, rule, path: str) -> list[str]:
     variants = []
     for name in PLACEHOLDER.findall(rule.rule):
         if isinstance(values.get(name), int):
-            bad_values = ["9" * 25, str(2**63), "0"]
+            bad_values = ["9" * 25, str(2**63), str(2**31), "0"]  # past each database's integers
         else:
             bad_values = [fuzz.path_segment(text) for text in ("\u202e", "\x00", "²", "a" * 300)]
         for bad in bad_values:
@@ -522,7 +522,7 @@ def form_cases(draw, adapter, rule, forms, limits: tuple[int, int], query_names=
     elif transport == "malformed multipart":
         case.body, case.content_type = draw(MALFORMED_MULTIPART)
     else:
-        big = [*pairs, ("note", "n" * (max_form + 1))]
+        big = [*form.fields, ("note", "n" * (max_form + 1))]  # as drawn: a broken body would never be read
         if draw(st.booleans()):
             case.body, case.content_type = fuzz.urlencode(big).encode(), "application/x-www-form-urlencoded"
         else:
@@ -724,13 +724,14 @@ def _whole_numbers(case: fuzz.Case, names) -> list[int]:
     return [int(v) for n in names for v in query_values(case, n) if v.isascii() and v.isdigit()]
 
 
-def beyond_64_bits(*names: str) -> Callable[[fuzz.Case], bool]:
-    """A whole number past a 64-bit integer (SQLite's driver cannot bind it)."""
+def beyond_an_id(*names: str) -> Callable[[fuzz.Case], bool]:
+    """A whole number no id column can hold (MAX_ID: PostgreSQL's integer)."""
     return lambda case: any(number > MAX_ID for number in _whole_numbers(case, names))
 
 
-def page_beyond_64_bits(name: str, page_size: int) -> Callable[[fuzz.Case], bool]:
-    """A page number whose first row, (page - 1) x page_size, is past a 64-bit integer."""
+def page_beyond_an_id(name: str, page_size: int) -> Callable[[fuzz.Case], bool]:
+    """A page number whose first row, (page - 1) x page_size, is past MAX_ID (PostgreSQL binds OFFSET as an
+    integer)."""
     return lambda case: any((number - 1) * page_size > MAX_ID for number in _whole_numbers(case, [name]))
 
 
@@ -754,8 +755,8 @@ QUERY_FORMS = "the helper replacing query-string parsing with WTForms forms"
 #: The lead removes each entry when the owner's fix is merged.
 KNOWN: list[tuple[str, Callable[[fuzz.Case], bool], str]] = [
     ("actions.index", unicode_digits("page", "assignee", "site"), f"{QUERY_FORMS} (shopper/actions/queries.py)"),
-    ("actions.index", page_beyond_64_bits("page", ACTIONS_PAGE), f"{QUERY_FORMS} (shopper/actions/queries.py)"),
-    ("checklist_editor.preview", beyond_64_bits("version"), f"{QUERY_FORMS} (shopper/checklists/editor_views.py)"),
+    ("actions.index", page_beyond_an_id("page", ACTIONS_PAGE), f"{QUERY_FORMS} (shopper/actions/queries.py)"),
+    ("checklist_editor.preview", beyond_an_id("version"), f"{QUERY_FORMS} (shopper/checklists/editor_views.py)"),
     ("audits.index", unicode_digits("site", "checklist", "auditor"), f"{QUERY_FORMS} (shopper/audits/queries.py)"),
     ("audits.index", last_day("to"), f"{QUERY_FORMS} (shopper/audits/queries.py)"),
     ("audits.new", unicode_digits("checklist"), f"{QUERY_FORMS} (shopper/audits/views.py)"),
@@ -1023,10 +1024,10 @@ def test_the_known_500s_are_matched_precisely():
     page = fuzz.Case("GET", "/o/x/actions/", query="page=%C2%B2")
     assert unicode_digits("page")(page) and not unicode_digits("site")(page)
     assert not unicode_digits("page")(fuzz.Case("GET", "/", query="page=2"))
-    assert beyond_64_bits("version")(fuzz.Case("GET", "/", query=f"version={2**63}"))
-    assert not beyond_64_bits("version")(fuzz.Case("GET", "/", query=f"version={2**63 - 1}"))
-    assert page_beyond_64_bits("page", 50)(fuzz.Case("GET", "/", query=f"page={2**63 // 50 + 2}"))
-    assert not page_beyond_64_bits("page", 50)(fuzz.Case("GET", "/", query=f"page={(2**63 - 1) // 50 + 1}"))
+    assert beyond_an_id("version")(fuzz.Case("GET", "/", query=f"version={2**31}"))
+    assert not beyond_an_id("version")(fuzz.Case("GET", "/", query=f"version={2**31 - 1}"))
+    assert page_beyond_an_id("page", 50)(fuzz.Case("GET", "/", query=f"page={2**31 // 50 + 2}"))
+    assert not page_beyond_an_id("page", 50)(fuzz.Case("GET", "/", query=f"page={(2**31 - 1) // 50 + 1}"))
     assert last_day("to")(fuzz.Case("GET", "/", query="to=9999-12-31"))
     assert not last_day("to")(fuzz.Case("GET", "/", query="to=9999-12-30&from=9999-12-31"))
 
@@ -1050,15 +1051,15 @@ def test_a_multipart_part_without_a_name_is_no_field(client):
     assert b"Enter your email address." in response.data
 
 
-def test_an_id_beyond_a_64_bit_integer_is_404(client, login, make):
-    """SQLite's driver cannot bind such an int: `/sites/<9 x 25>` was a 500."""
+def test_an_id_no_id_column_can_hold_is_404(client, login, make):
+    """`/sites/2147483648` was a 500 on PostgreSQL (integer out of range), `/sites/<9 x 25>` on both databases."""
     _, org = owner_of_an_org(make, login)
     site = make.site(org)
     assert client.get(f"/o/{org.slug}/sites/{site.id}").status_code == 200
-    for too_big in (2**63, 10**25):
+    for too_big in (2**31, 2**63, 10**25):
         assert client.get(f"/o/{org.slug}/sites/{too_big}").status_code == 404
         assert client.post(f"/o/{org.slug}/sites/{too_big}/archive").status_code == 404
-    assert client.get(f"/o/{org.slug}/sites/{2**63 - 1}").status_code == 404  # the largest id: no such row
+    assert client.get(f"/o/{org.slug}/sites/{2**31 - 1}").status_code == 404  # the largest id: no such row
 
 
 @pytest.mark.parametrize("body", [b"false", b"[1, 2]", b'"text"', b"12", b'{"name": ["a", {"b": null}]}'])
@@ -1085,10 +1086,11 @@ def test_json_nested_past_any_of_ours_is_malformed(client, login, make, body):
     assert response.json["error"].startswith("Send a JSON object")
 
 
-def test_an_assignee_id_beyond_a_64_bit_integer_is_nobody_we_know(client, login, make):
+@pytest.mark.parametrize("assignee", [str(2**31), "9" * 25])
+def test_an_assignee_id_no_id_column_can_hold_is_nobody_we_know(client, login, make, assignee):
     owner, org = owner_of_an_org(make, login)
     audit = make.submitted_audit(org, owner, {"answer-time": 300})
-    response = client.post(f"/o/{org.slug}/actions/audits/{audit.id}/all", data={"all-assignee_id": "9" * 25})
+    response = client.post(f"/o/{org.slug}/actions/audits/{audit.id}/all", data={"all-assignee_id": assignee})
     assert response.status_code in (400, 422)
     assert make.count(Action, audit_id=audit.id) == 0
 

@@ -14,8 +14,8 @@ PRIORITIES = [SelectChoice(p.value, p.label) for p in Priority]
 
 
 def optional_id(value) -> int | None:
-    """A member id from a select: blank is nobody; anything that is not a number, or is a number too big for a
-    database integer (SQLite's driver fails on one), is an id no member has."""
+    """A member id from a select: blank is nobody; anything that is not a number, or a number too big for an id
+    column (a 500 on both databases), is an id no member has."""
     if value in (None, ""):
         return None
     if isinstance(value, int):
