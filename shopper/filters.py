@@ -22,12 +22,12 @@ from wtforms import Field
 from wtforms.validators import ValidationError
 
 from shopper.forms import Form
+from shopper.text import MAX_ID
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
-#: the largest number a link may carry: the largest INTEGER of PostgreSQL (ids and version numbers are INTEGER there,
-#: so a larger one in a query is an error, not "not found")
-MAX_NUMBER = 2**31 - 1
+#: the largest number a link may carry: ids and version numbers are INTEGER columns (see shopper/text.py)
+MAX_NUMBER = MAX_ID
 _NUMBER = re.compile(r"[0-9]{1,10}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SHOWN = 24

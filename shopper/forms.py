@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -19,6 +20,15 @@ class Form(FlaskForm):
     mail header. (Request values are already cleaned of what cannot be stored: see shopper/text.py.)"""
 
     class Meta:
+        def wrap_formdata(self, form, formdata):
+            """Flask-WTF makes the form of a JSON body when there is no form body, and a JSON array, number or
+            nested object there was a 500. Pages post forms (the phone's JSON goes to the API), so a JSON body is
+            read as no form at all, which the form's own validation refuses."""
+            given = formdata is None or hasattr(formdata, "getlist")  # else Flask-WTF's "read the request"
+            if not given and has_request_context() and request.is_json:
+                return None
+            return super().wrap_formdata(form, formdata)
+
         def bind_field(self, form, unbound_field, options):
             field_class = unbound_field.field_class
             one_line = issubclass(field_class, StringField) and not issubclass(

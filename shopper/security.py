@@ -1,11 +1,11 @@
-"""Security headers on every response, rate limits, safe return paths, and trust in a reverse proxy only when
-configured."""
+"""Security headers on every response, rate limits, a body limit for forms, safe return paths, and trust in a
+reverse proxy only when configured."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -78,6 +78,17 @@ def init_app(app: Flask) -> None:
     proxies = int(app.config.get("PROXY_COUNT") or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    @app.before_request  # before the rate limits, whose keys may read the form
+    def _form_body_limit() -> None:
+        """A form without files never needs more than MAX_FORM_MEMORY_SIZE, the limit Werkzeug puts on each text
+        part of a multipart body but not on a URL-encoded one: a larger URL-encoded body is 413 too, instead of up
+        to MAX_CONTENT_LENGTH (sized for photos) parsed into memory and refused by the form afterwards."""
+        limits = [current_app.config.get(name) for name in ("MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE")]
+        limits = [limit for limit in limits if limit is not None]
+        if request.mimetype == "application/x-www-form-urlencoded" and limits:
+            request.max_content_length = min(limits)
+
     limiter.init_app(app)
 
     @app.after_request

@@ -10,9 +10,11 @@ Nothing that cannot be stored or shown gets in:
 - and everything is NFC, so the same word typed on two phones compares equal.
 
 `init_app` installs the cleaning for every request: the query string and form fields (a `MultiDict` that cleans
-what it is given), JSON bodies (the app's JSON provider), and URL segments (the default route converter refuses
-control characters, so such a URL is a 404). Imports call `clean_value` on what they parse. Length limits stay
-with each form field and service rule, which know the right number and say it in their message.
+what it is given, and drops a multipart part that has no name), JSON bodies (the app's JSON provider, which
+refuses nesting deeper than MAX_JSON_DEPTH), and URL segments (the default route converter refuses control
+characters, and the `int` converter ids no id column can hold, so such a URL is a 404). Imports call
+`clean_value` on what they parse. Length limits stay with each form field and service rule, which know the right
+number and say it in their message.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ from typing import Any
 from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
-from werkzeug.routing import UnicodeConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # everything but tab, LF and CR
 _CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _NEEDS_WORK = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: the largest id a URL or a form may name: PostgreSQL's `integer`, the type of every id column (a larger one was a
+#: 500 there, and past 2**63 on SQLite too, whose driver cannot bind it)
+MAX_ID = 2**31 - 1
+#: how deep lists and objects may nest in a JSON body (the phone's deepest is 3)
+MAX_JSON_DEPTH = 32
 
 
 def clean_text(value: str, *, single_line: bool = False) -> str:
@@ -60,22 +67,45 @@ def clean_value(value: Any) -> Any:
 
 
 class CleanMultiDict(ImmutableMultiDict):
-    """The query string's and the form's values, cleaned as they are parsed. Files pass unchanged."""
+    """The query string's and the form's values, cleaned as they are parsed. Files pass unchanged. A multipart
+    part without a name (Werkzeug gives it the name None) is no field of any form: it is dropped."""
 
     def __init__(self, mapping=None):
         parsed = MultiDict(mapping)
-        super().__init__([(clean_text(key), clean_value(value)) for key, value in parsed.items(multi=True)])
+        super().__init__(
+            [(clean_text(key), clean_value(value)) for key, value in parsed.items(multi=True) if key is not None]
+        )
 
 
 class CleanRequest(Request):
     parameter_storage_class = CleanMultiDict
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels deep (walked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, list | dict):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 class CleanJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, with every string of a parsed body cleaned."""
+    """Flask's JSON, with every string of a parsed body cleaned. A body nested deeper than any of ours is refused
+    as malformed (a ValueError, as for any bad JSON): Python's parser, and the cleaning after it, recurse once per
+    level and a few kilobytes of brackets ran out of stack, a 500."""
 
     def loads(self, s, **kwargs):
-        return clean_value(super().loads(s, **kwargs))
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
+        if _deeper_than(value, MAX_JSON_DEPTH):
+            raise ValueError("The JSON is nested too deeply.")
+        return clean_value(value)
 
 
 class SegmentConverter(UnicodeConverter):
@@ -86,9 +116,19 @@ class SegmentConverter(UnicodeConverter):
         self.regex = self.regex.replace("[^/]", r"[^/\x00-\x1f\x7f]")
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>`, refusing an id no database row can have: such a URL matches nothing."""
+
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID, signed: bool = False
+    ):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def init_app(app: Flask) -> None:
     """Install the cleaning. Call before any blueprint is registered: routes pick their converters when added."""
     app.request_class = CleanRequest
     app.json = CleanJSONProvider(app)
     app.url_map.converters["default"] = SegmentConverter
     app.url_map.converters["string"] = SegmentConverter
+    app.url_map.converters["int"] = IdConverter

@@ -22,6 +22,7 @@ from shopper.links import LinkRefused
 from shopper.mail import mail_enabled, send_later
 from shopper.orgs.forms import ConfirmForm
 from shopper.security import rate_limit, same_site_path
+from shopper.text import clean_text
 from shopper.timeutil import utcnow
 
 bp = Blueprint("accounts", __name__)
@@ -43,10 +44,12 @@ def min_length() -> int:
 
 
 def _client() -> service.Client:
+    """Who is asking. Headers are not cleaned at the edge like form fields, and may carry any byte but a line
+    break: a NUL in a User-Agent made signing in a 500 on PostgreSQL, so what is stored is cleaned here."""
     return service.Client(
-        ip=request.remote_addr or "unknown",
+        ip=clean_text(request.remote_addr or "unknown", single_line=True),
         device_token=request.cookies.get(sessions.DEVICE_COOKIE),
-        user_agent=request.user_agent.string or "",
+        user_agent=clean_text(request.user_agent.string or "", single_line=True),
     )
 
 
