@@ -36,8 +36,9 @@ dev: $(VENV)/.run-installed
 	@trap 'kill 0' EXIT; $(FLASK) jobs run & \
 		$(FLASK) run --debug --host $(HOST) --port $(PORT)
 
-# SQLite always; PostgreSQL too when SHOPPER_TEST_DATABASE_URL is set.
-test: test-sqlite test-postgres
+# The checks first (a failing check fails the run), then SQLite always, and PostgreSQL too when
+# SHOPPER_TEST_DATABASE_URL is set.
+test: lint test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.test-installed
 	env -u SHOPPER_TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -51,9 +52,18 @@ test-postgres: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: $(VENV)/.test-installed
+# eslint and its two packages come from package-lock.json (exact versions); the app's JavaScript has no build step.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The checks that keep the architecture: style, types, the direction of imports, the JavaScript.
+lint: $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	node_modules/.bin/eslint static/js static/sw.js
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .import_linter_cache build dist *.egg-info

@@ -59,12 +59,11 @@ def seed(instance: Path) -> tuple[str, int, list[str]]:
     subprocess.run([BIN / "flask", "--app", "shopper", "db", "upgrade"], env=env, check=True, capture_output=True)
     os.environ["SHOPPER_INSTANCE_PATH"] = str(instance)
     from shopper import create_app
-    from shopper.accounts.service import sign_up
     from shopper.audits.service import start_audit
     from shopper.checklists.schema import iter_items
     from shopper.checklists.service import copy_from_library
     from shopper.extensions import db
-    from shopper.orgs.service import add_site
+    from shopper.orgs.service import add_site, sign_up
     from shopper.timeutil import utcnow
 
     app = create_app()

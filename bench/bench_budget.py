@@ -54,11 +54,10 @@ def seed(instance: Path):
     os.environ["SHOPPER_INSTANCE_PATH"] = str(instance)
     sys.path.insert(0, str(REPO))
     from shopper import create_app
-    from shopper.accounts.service import sign_up
     from shopper.audits import service
     from shopper.checklists.service import copy_from_library
     from shopper.media.storage import LocalStorage
-    from shopper.orgs.service import add_site
+    from shopper.orgs.service import add_site, sign_up
     from shopper.timeutil import utcnow
     from tests.images import encode, photo
 

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from shopper.accounts.service import AccountError, sign_up
+from shopper.accounts.service import AccountError
 from shopper.checklists import io
 from shopper.checklists.models import Checklist
 from shopper.checklists.schema import DefinitionError
@@ -19,6 +19,7 @@ from shopper.checklists.service import import_checklist, version_by_number
 from shopper.demo import load_demo
 from shopper.extensions import db
 from shopper.orgs.models import Organization
+from shopper.orgs.service import sign_up
 from shopper.timeutil import utcnow
 
 

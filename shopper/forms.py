@@ -39,6 +39,10 @@ class Form(FlaskForm):
             return unbound_field.bind(form=form, **options)
 
 
+class ConfirmForm(Form):
+    """A button that changes something: carries only the CSRF token."""
+
+
 def email_address(form, field) -> None:
     value = (field.data or "").strip()
     if value and not EMAIL_PATTERN.match(value):

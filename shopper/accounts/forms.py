@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from wtforms import BooleanField, PasswordField, RadioField, SelectChoice
+from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from shopper.forms import EmailField, Form, NameField
-from shopper.orgs.models import OrgKind
 
 NEW_PASSWORD_KW = {"autocomplete": "new-password"}
 
@@ -15,22 +14,6 @@ def new_password_field(label: str = "Password") -> PasswordField:
         validators=[DataRequired("Choose a password."), Length(max=200, message="Use at most 200 characters.")],
         render_kw=NEW_PASSWORD_KW,
         description="At least 10 characters. A short sentence is easy to remember and hard to guess.",
-    )
-
-
-class SignUpForm(Form):
-    name = NameField("Your name")
-    email = EmailField()
-    password = new_password_field()
-    org_name = NameField("Business or consultancy name")
-    org_kind = RadioField(
-        "You are",
-        choices=[
-            SelectChoice(OrgKind.BUSINESS.value, "A business auditing its own customer journey"),
-            SelectChoice(OrgKind.CONSULTANCY.value, "A consultancy running audits for client businesses"),
-        ],
-        default=OrgKind.BUSINESS.value,
-        validators=[DataRequired("Choose one.")],
     )
 
 

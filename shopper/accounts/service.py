@@ -22,11 +22,9 @@ from sqlalchemy import delete, func, select
 from shopper.accounts import sessions
 from shopper.accounts.models import LoginAttempt, PasswordReset, User
 from shopper.accounts.passwords import hash_password, password_problem, verify_password
+from shopper.events import AccountEvent, account_changed
 from shopper.extensions import db
 from shopper.links import LinkRefused, claim, find_link, hash_token, new_token
-from shopper.orgs.models import Membership, Organization, Role
-from shopper.orgs.security_log import Event, record, record_for_member
-from shopper.orgs.service import create_organization
 
 VERIFY_SALT = "shopper-verify-email"
 
@@ -106,20 +104,6 @@ def create_user(*, email: str, name: str, password: str, min_length: int) -> Use
     return user
 
 
-def sign_up(
-    *, name: str, email: str, password: str, org_name: str, org_kind: str, min_length: int
-) -> tuple[User, Organization]:
-    """A new person with their own organization, as its owner. Commits both or neither."""
-    try:
-        user = create_user(email=email, name=name, password=password, min_length=min_length)
-        org = create_organization(name=org_name, kind=org_kind, owner=user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return user, org
-
-
 # Signing in ---------------------------------------------------------------------------------------------------
 
 
@@ -174,7 +158,9 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
 def sign_in(user: User, client: Client, now: datetime) -> None:
     """Open a device session for an authenticated user and log the sign-in. Commits."""
     sessions.start(user, now=now, device_token=client.device_token, user_agent=client.user_agent, ip=client.ip)
-    record_for_member(user.id, Event.SIGNED_IN, detail=device_words(client.user_agent), ip=client.ip, at=now)
+    account_changed.send(
+        user_id=user.id, kind=AccountEvent.SIGNED_IN, detail=device_words(client.user_agent), ip=client.ip, at=now
+    )
     db.session.commit()
 
 
@@ -214,7 +200,7 @@ def sign_out(user: User, now: datetime) -> None:
 
 def sign_out_everywhere(user: User, now: datetime) -> None:
     sessions.end_everywhere(user, now)
-    record_for_member(user.id, Event.SIGNED_OUT_EVERYWHERE, at=now)
+    account_changed.send(user_id=user.id, kind=AccountEvent.SIGNED_OUT_EVERYWHERE, at=now)
     db.session.commit()
 
 
@@ -230,7 +216,7 @@ def change_password(user: User, *, current: str, new: str, min_length: int, now:
         raise AccountError(problem)
     user.password_hash = hash_password(new)
     sessions.end_everywhere(user, now, keep_this_device=True)
-    record_for_member(user.id, Event.PASSWORD_CHANGED, at=now)
+    account_changed.send(user_id=user.id, kind=AccountEvent.PASSWORD_CHANGED, at=now)
     db.session.commit()
 
 
@@ -246,12 +232,12 @@ def request_reset(email: str, now: datetime, lifetime: timedelta) -> NewReset | 
     user = find_user(email)
     if user is None:
         return None
-    new = _new_reset(user, by_id=None, now=now, lifetime=lifetime)
+    new = new_reset(user, by_id=None, now=now, lifetime=lifetime)
     db.session.commit()
     return new
 
 
-def _new_reset(user: User, *, by_id: int | None, now: datetime, lifetime: timedelta) -> NewReset:
+def new_reset(user: User, *, by_id: int | None, now: datetime, lifetime: timedelta) -> NewReset:
     db.session.execute(
         PasswordReset.__table__.update()
         .where(
@@ -275,28 +261,6 @@ def _new_reset(user: User, *, by_id: int | None, now: datetime, lifetime: timede
     return NewReset(reset, token)
 
 
-def reset_link_for_member(actor_id: int, org: Organization, member: Membership, now: datetime, lifetime: timedelta):
-    """An owner's reset link for a member who cannot get mail. Only for people whose every membership is in this
-    organization and below owner: a link for someone who also belongs elsewhere would let this owner into another
-    business's account."""
-    if member.user_id == actor_id:
-        raise ResetRefused("Change your own password from your account page.")
-    if member.role_enum == Role.OWNER:
-        raise ResetRefused("An owner resets their password themselves, with the link we mail them.")
-    elsewhere = db.session.scalar(
-        select(func.count()).where(Membership.user_id == member.user_id, Membership.org_id != org.id)
-    )
-    if elsewhere:
-        raise ResetRefused(
-            f"{member.user.name} also belongs to another organization, so only they can reset their password, "
-            "with the link we mail them."
-        )
-    new = _new_reset(member.user, by_id=actor_id, now=now, lifetime=lifetime)
-    record(org.id, Event.RESET_LINK_MADE, actor_id=actor_id, subject_id=member.user_id, at=now)
-    db.session.commit()
-    return new
-
-
 def find_reset(token: str, now: datetime) -> PasswordReset:
     """Raises LinkRefused when the link cannot be used."""
     return find_link(PasswordReset, token, now, noun="link", ask="Ask for a new one from the sign-in page.")
@@ -315,7 +279,7 @@ def reset_password(reset: PasswordReset, new: str, *, min_length: int, now: date
     if mailed and user.email == reset.email and user.email_verified_at is None:
         user.email_verified_at = now
     sessions.end_everywhere(user, now)
-    record_for_member(user.id, Event.PASSWORD_RESET, at=now)
+    account_changed.send(user_id=user.id, kind=AccountEvent.PASSWORD_RESET, at=now)
     db.session.commit()
     return user
 

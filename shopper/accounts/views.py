@@ -14,13 +14,12 @@ from shopper.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
     ResetPasswordForm,
-    SignUpForm,
 )
 from shopper.errors import error_response
 from shopper.extensions import login_manager
+from shopper.forms import ConfirmForm
 from shopper.links import LinkRefused
 from shopper.mail import mail_enabled, send_later
-from shopper.orgs.forms import ConfirmForm
 from shopper.security import rate_limit, same_site_path
 from shopper.text import clean_text
 from shopper.timeutil import utcnow
@@ -71,7 +70,7 @@ def signed_in(response, user, remember: bool = False):
     return response
 
 
-def _send_confirmation(user) -> None:
+def send_confirmation(user) -> None:
     token = service.verification_token(user, current_app.config["SECRET_KEY"])
     link = url_for("accounts.confirm_email", token=token, _external=True)
     send_later(
@@ -81,32 +80,6 @@ def _send_confirmation(user) -> None:
         f"{current_app.config['EMAIL_CONFIRMATION_DAYS']} days):\n{link}\n\nIf you did not make a Shopper account, "
         "you can ignore this message.\n",
     )
-
-
-@bp.route("/signup", methods=["GET", "POST"])
-@rate_limit("RATE_LIMIT_SIGN_UP", methods=["POST"])
-def signup():
-    form = SignUpForm()
-    if form.validate_on_submit():
-        try:
-            user, org = service.sign_up(
-                name=form.name.data,
-                email=form.email.data,
-                password=form.password.data,
-                org_name=form.org_name.data,
-                org_kind=form.org_kind.data,
-                min_length=min_length(),
-            )
-        except service.EmailTaken as e:
-            form.email.errors.append(str(e))
-        except service.AccountError as e:
-            form.password.errors.append(str(e))
-        else:
-            if mail_enabled():
-                _send_confirmation(user)
-            flash(f"Welcome to Shopper. {org.name} is ready: add your sites, then walk your first journey.", "success")
-            return signed_in(redirect(url_for("orgs.home", org_slug=org.slug)), user)
-    return render_template("accounts/signup.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -175,7 +148,7 @@ def sign_out_everywhere():
 @rate_limit("RATE_LIMIT_MAIL", per_person=True)
 def resend_confirmation():
     if ConfirmForm().validate_on_submit() and mail_enabled() and not current_user.email_verified:
-        _send_confirmation(current_user)
+        send_confirmation(current_user)
         flash(f"We are sending a confirmation link to {current_user.email}.", "success")
     return redirect(url_for(".account"))
 

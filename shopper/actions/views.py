@@ -21,12 +21,12 @@ from shopper.actions.rules import statuses_for
 from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Finding
 from shopper.database import slow_before_writing
+from shopper.events import report_changed
 from shopper.extensions import db
 from shopper.media.ingest import ImageRejected
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import current_access, current_org, current_role, org_blueprint, people, scoped
 from shopper.orgs.models import Role, Site
-from shopper.reports.rendering import render_soon
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("actions", __name__, "/actions")
@@ -158,7 +158,7 @@ def edit(action_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return render_template("actions/edit.html", action=action, form=form), e.status
-    render_soon([action.audit_id])
+    report_changed.send(audit_ids=[action.audit_id])
     flash("Action saved.", "success")
     if reassigned:
         _tell_assignee([action])
@@ -188,7 +188,7 @@ def status(action_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return _detail_page(action, form, getattr(e, "status", 422))
-    render_soon([action.audit_id])
+    report_changed.send(audit_ids=[action.audit_id])
     flash(f"Marked {action.status_enum.label.lower()}.", "success")
     return redirect(url_for(".detail", action_id=action.id))
 
@@ -278,7 +278,7 @@ def create(audit_id: int, finding_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, {finding.id: form}, code=e.status)
-    render_soon([audit.id])
+    report_changed.send(audit_ids=[audit.id])
     flash(f"Action created: {action.title}", "success")
     if action.assignee_id:
         _tell_assignee([action])
@@ -298,7 +298,7 @@ def create_all(audit_id: int):
         db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, bulk=form, code=e.status)
-    render_soon([audit.id])
+    report_changed.send(audit_ids=[audit.id])
     flash(f"{len(created)} action{'s' if len(created) != 1 else ''} created.", "success")
     if created and created[0].assignee_id:
         _tell_assignee(created)

@@ -14,11 +14,11 @@ from shopper.audits import service
 from shopper.audits.access import get_audit_or_404
 from shopper.audits.state import audit_state
 from shopper.database import reads_first
+from shopper.events import report_changed
 from shopper.extensions import csrf
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import org_blueprint
-from shopper.reports.rendering import render_soon
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
@@ -134,5 +134,5 @@ def submit(audit_id: int):
     key = _key()
     audit = get_audit_or_404(audit_id)
     applied = service.submit(audit, current_user.id, key, utcnow())
-    render_soon([audit.id])  # the report's PDF is ready by the time anyone asks for it
+    report_changed.send(audit_ids=[audit.id])  # the report's PDF is ready by the time anyone asks for it
     return _reply(applied)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from shopper.audits.models import Audit, AuditStatus
+from shopper.checklists.models import Checklist
+from shopper.checklists.sharing import visible
 from shopper.extensions import db
 
 
@@ -57,3 +59,10 @@ def audits_of(org_id: int, auditor_id: int) -> list[Audit]:
     ).all()
     order = {AuditStatus.ASSIGNED: 0, AuditStatus.IN_PROGRESS: 1, AuditStatus.SUBMITTED: 2}
     return sorted(rows, key=lambda a: order[AuditStatus(a.status)])
+
+
+def known_to(org_id: int) -> Select[tuple[Checklist]]:
+    """Its own checklists, those shared with it, and those its audits were walked on (a revoked consultancy's
+    checklists stay known through the audits they made), for filters and dashboards."""
+    walked = exists().where(Audit.checklist_id == Checklist.id, Audit.org_id == org_id)
+    return select(Checklist).where(or_(visible(org_id), walked))

@@ -16,15 +16,15 @@ from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
 from shopper.audits.models import Audit, AuditEvent, Photo
 from shopper.audits.progress import walk_progress
-from shopper.audits.queries import audits_of, filtered, with_list_columns
+from shopper.audits.queries import audits_of, filtered, known_to, with_list_columns
 from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
-from shopper.checklists.sharing import known_to, visible_to
+from shopper.checklists.sharing import visible_to
+from shopper.events import report_changed
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
 from shopper.orgs.models import Role, Site
-from shopper.reports.rendering import render_soon
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("audits", __name__, "/audits")
@@ -196,7 +196,7 @@ def submit(audit_id: int):
             form=form,
             state=audit_state(audit),
         ), e.status
-    render_soon([audit.id])
+    report_changed.send(audit_ids=[audit.id])
     flash("Submitted. Thank you for walking in your customers' shoes.", "success")
     return redirect(url_for(".overview", audit_id=audit.id))
 

@@ -19,8 +19,8 @@ from shopper.checklists.forms import (
     TouchpointForm,
 )
 from shopper.checklists.models import Checklist
+from shopper.forms import ConfirmForm
 from shopper.orgs.access import get_or_404, org_blueprint, require_role
-from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Role
 
 bp = org_blueprint("checklist_editor", __name__, "/checklists")

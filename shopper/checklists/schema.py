@@ -492,7 +492,7 @@ class _Validator:
             self.text("description", data["description"], _DESCRIPTION_MAX)
         if "critical_cap" in data:
             self.number("critical_cap", data["critical_cap"], 0, 100)
-        touchpoints = data.get("touchpoints")
+        touchpoints: Any = data.get("touchpoints")
         if self.has("", data, "touchpoints", required=True) and self.array(
             "touchpoints", touchpoints, 1, 30, "touchpoint"
         ):
@@ -768,7 +768,8 @@ def check_definition(data: Any) -> dict[str, Any]:
     problems = validate_definition(data)
     if problems:
         raise DefinitionError(problems)
-    return data
+    definition: dict[str, Any] = data
+    return definition
 
 
 # --- answers -----------------------------------------------------------------------------------------------
@@ -870,7 +871,7 @@ def item_index(definition: dict[str, Any]) -> dict[str, tuple[dict[str, Any], di
 def _is_default(value: Any, default: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return value is default
-    return value == default
+    return bool(value == default)
 
 
 def _without_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

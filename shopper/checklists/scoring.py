@@ -110,7 +110,7 @@ def _fraction(item: dict[str, Any], value: Any) -> float | None:
     if item_type == "check":
         return None if value == "na" else float(value == item.get("expect", "yes"))
     if item_type == "rating":
-        return (value - 1) / (item["scale"] - 1)
+        return float((value - 1) / (item["scale"] - 1))
     if item_type == "choice":
         scores = {option["value"]: option.get("score", 0) for option in item["options"]}
         if not any(scores.values()):
@@ -118,7 +118,7 @@ def _fraction(item: dict[str, Any], value: Any) -> float | None:
         chosen = value if isinstance(value, list) else [value]
         if not chosen:
             return None
-        return sum(scores[part] for part in chosen) / len(chosen) / 100
+        return float(sum(scores[part] for part in chosen) / len(chosen) / 100)
     if item_type == "number":
         low, high = item.get("target_min"), item.get("target_max")
         if low is None and high is None:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import contains_eager
 
-from shopper.audits.models import Audit
 from shopper.checklists.models import Checklist, ChecklistShare, SharedWith
 from shopper.extensions import db
 from shopper.orgs.models import ClientLink, Organization
@@ -49,16 +48,14 @@ def shared_with(org_id: int):
     )
 
 
+def visible(org_id: int) -> ColumnElement[bool]:
+    """True for a checklist the organization may look at: its own and those shared with it."""
+    return or_(Checklist.org_id == org_id, _shared_with(org_id))
+
+
 def visible_to(org_id: int):
     """Every checklist the organization may look at: its own and those shared with it."""
-    return select(Checklist).where(or_(Checklist.org_id == org_id, _shared_with(org_id)))
-
-
-def known_to(org_id: int):
-    """Its own, those shared with it, and those its audits were walked on (a revoked consultancy's checklists
-    stay known through the audits they made), for filters and dashboards."""
-    walked = exists().where(Audit.checklist_id == Checklist.id, Audit.org_id == org_id)
-    return select(Checklist).where(or_(Checklist.org_id == org_id, _shared_with(org_id), walked))
+    return select(Checklist).where(visible(org_id))
 
 
 def may_run(checklist: Checklist, org_id: int) -> bool:

@@ -16,9 +16,8 @@ from shopper.checklists.forms import SharingForm
 from shopper.checklists.models import Checklist
 from shopper.checklists.schema import DefinitionError
 from shopper.extensions import db
-from shopper.forms import Form, NameField, strip
+from shopper.forms import ConfirmForm, Form, NameField, strip
 from shopper.orgs.access import current_org, get_or_404, org_blueprint, require_role, scoped
-from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Role
 from shopper.timeutil import utcnow
 

@@ -31,10 +31,10 @@ from sqlalchemy.orm import aliased
 from shopper.actions.models import Action, ActionStatus
 from shopper.audits.models import Audit, AuditStatus
 from shopper.checklists.models import Checklist, ChecklistVersion, SharedWith
-from shopper.dashboard.charts import LINE, MUTED
 from shopper.extensions import db
 from shopper.orgs.access import roles_in
 from shopper.orgs.models import ClientLink, LinkRole, Organization, Role
+from shopper.palette import LINE, MUTED
 
 #: an average needs this many clients with a score for the touchpoint
 MIN_CLIENTS = 3

@@ -23,9 +23,9 @@ from shopper.clients.forms import (
 )
 from shopper.clients.models import ClientInvite
 from shopper.extensions import db
+from shopper.forms import ConfirmForm
 from shopper.mail import mail_enabled
 from shopper.orgs.access import current_access, current_org, members_only, org_blueprint, people, require_role
-from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import ClientLink, Role
 from shopper.orgs.service import OrgError
 from shopper.orgs.views import flash_mailed

@@ -13,10 +13,10 @@ from datetime import date
 from html import escape
 
 from shopper.checklists.scoring import format_number, format_seconds
+from shopper.palette import GRID, INK, LINE, MUTED, TARGET
 
 WIDTH = 320
 LEFT, RIGHT, TOP, BOTTOM = 46, 10, 14, 22
-INK, MUTED, GRID, LINE, TARGET = "#1b2430", "#5b6675", "#d9dee5", "#1d4e89", "#b3261e"
 MAX_LABELS = 6
 
 

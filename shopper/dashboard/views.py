@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, flash, render_template, request, stream_with_context
 
+from shopper.audits.queries import known_to
 from shopper.checklists.models import Checklist
-from shopper.checklists.sharing import known_to
 from shopper.clients.portfolio import comparisons_for_client
 from shopper.dashboard import charts, exports
 from shopper.dashboard.forms import DashboardFilterForm

@@ -5,9 +5,13 @@ from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from shopper.audits.queries import audits_of
 from shopper.database import reads_first
 from shopper.extensions import db
+from shopper.orgs.access import current_org, scoped
+from shopper.orgs.models import Site
 from shopper.orgs.service import memberships_of
+from shopper.orgs.views import org_bp
 
 bp = Blueprint("home", __name__)
 
@@ -20,6 +24,16 @@ def index():
     if len(memberships) == 1:
         return redirect(url_for("orgs.home", org_slug=memberships[0].org.slug))
     return redirect(url_for("orgs_public.choose"))
+
+
+@org_bp.get("/", endpoint="home")
+def org_home():
+    """An organization's home (the endpoint `orgs.home`): its sites and the auditor's audits. It lives here, above
+    orgs and audits, so that orgs need not import audits."""
+    if current_org().is_consultancy:
+        return redirect(url_for("portfolio.index"))
+    sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
+    return render_template("orgs/home.html", sites=sites, my_audits=audits_of(current_org().id, current_user.id))
 
 
 @bp.get("/healthz")

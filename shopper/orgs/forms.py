@@ -1,16 +1,33 @@
 from __future__ import annotations
 
-from wtforms import SelectChoice, SelectField, StringField
-from wtforms.validators import Length
+from wtforms import RadioField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
+from shopper.accounts.forms import new_password_field
 from shopper.forms import EmailField, Form, NameField, strip
-from shopper.orgs.models import Role
+from shopper.orgs.models import OrgKind, Role
 
 ROLE_DESCRIPTIONS = {
     Role.AUDITOR: "Auditor: walks the customer journey and records what happens",
     Role.MANAGER: "Manager: also prepares audits, reads reports, manages the team and sites",
     Role.OWNER: "Owner: everything, including other owners",
 }
+
+
+class SignUpForm(Form):
+    name = NameField("Your name")
+    email = EmailField()
+    password = new_password_field()
+    org_name = NameField("Business or consultancy name")
+    org_kind = RadioField(
+        "You are",
+        choices=[
+            SelectChoice(OrgKind.BUSINESS.value, "A business auditing its own customer journey"),
+            SelectChoice(OrgKind.CONSULTANCY.value, "A consultancy running audits for client businesses"),
+        ],
+        default=OrgKind.BUSINESS.value,
+        validators=[DataRequired("Choose one.")],
+    )
 
 
 class InviteForm(Form):
@@ -31,7 +48,3 @@ class SiteForm(Form):
     address = StringField(
         "Address (optional)", validators=[Length(max=300, message="Use at most 300 characters.")], filters=[strip]
     )
-
-
-class ConfirmForm(Form):
-    """A button that changes something: carries only the CSRF token."""

@@ -12,6 +12,7 @@ from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from shopper.accounts.models import User
+from shopper.events import AccountEvent, account_changed
 from shopper.extensions import db
 from shopper.orgs.models import Membership
 from shopper.timeutil import UTCDateTime, utcnow
@@ -109,6 +110,11 @@ def record_for_member(user_id: int, kind: Event, *, detail: str = "", ip: str = 
     belong to."""
     for org_id in db.session.scalars(select(Membership.org_id).where(Membership.user_id == user_id)):
         record(org_id, kind, actor_id=user_id, subject_id=user_id, detail=detail, ip=ip, at=at)
+
+
+@account_changed.connect
+def _on_account_changed(sender, *, user_id: int, kind: AccountEvent, at: datetime, detail: str = "", ip: str = ""):
+    record_for_member(user_id, Event(kind), detail=detail, ip=ip, at=at)
 
 
 def events_of(org_id: int) -> list[SecurityEvent]:

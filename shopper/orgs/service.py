@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
+from shopper.accounts import service as accounts
 from shopper.accounts import sessions
 from shopper.accounts.models import User
 from shopper.extensions import db
@@ -57,6 +58,20 @@ def create_organization(*, name: str, kind: str, owner: User) -> Organization:
     db.session.add(Membership(user=owner, org=org, role=Role.OWNER))
     db.session.flush()
     return org
+
+
+def sign_up(
+    *, name: str, email: str, password: str, org_name: str, org_kind: str, min_length: int
+) -> tuple[User, Organization]:
+    """A new person with their own organization, as its owner. Commits both or neither."""
+    try:
+        user = accounts.create_user(email=email, name=name, password=password, min_length=min_length)
+        org = create_organization(name=org_name, kind=org_kind, owner=user)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return user, org
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -381,3 +396,25 @@ def update_site(site: Site, *, name: str, address: str | None) -> None:
 def set_site_archived(site: Site, archived: bool, now: datetime) -> None:
     site.archived_at = now if archived else None
     db.session.commit()
+
+
+def reset_link_for_member(actor_id: int, org: Organization, member: Membership, now: datetime, lifetime: timedelta):
+    """An owner's reset link for a member who cannot get mail. Only for people whose every membership is in this
+    organization and below owner: a link for someone who also belongs elsewhere would let this owner into another
+    business's account."""
+    if member.user_id == actor_id:
+        raise accounts.ResetRefused("Change your own password from your account page.")
+    if member.role_enum == Role.OWNER:
+        raise accounts.ResetRefused("An owner resets their password themselves, with the link we mail them.")
+    elsewhere = db.session.scalar(
+        select(func.count()).where(Membership.user_id == member.user_id, Membership.org_id != org.id)
+    )
+    if elsewhere:
+        raise accounts.ResetRefused(
+            f"{member.user.name} also belongs to another organization, so only they can reset their password, "
+            "with the link we mail them."
+        )
+    new = accounts.new_reset(member.user, by_id=actor_id, now=now, lifetime=lifetime)
+    record(org.id, Event.RESET_LINK_MADE, actor_id=actor_id, subject_id=member.user_id, at=now)
+    db.session.commit()
+    return new

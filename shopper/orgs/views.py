@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 
 from shopper.accounts import service as accounts
 from shopper.accounts.forms import NewMemberForm
-from shopper.accounts.views import signed_in
-from shopper.audits.queries import audits_of
+from shopper.accounts.views import bp as accounts_bp
+from shopper.accounts.views import min_length, send_confirmation, signed_in
 from shopper.extensions import db
+from shopper.forms import ConfirmForm
 from shopper.mail import mail_enabled, send_later
 from shopper.orgs import security_log, service
 from shopper.orgs.access import (
@@ -22,13 +23,41 @@ from shopper.orgs.access import (
     require_role,
     scoped,
 )
-from shopper.orgs.forms import ConfirmForm, InviteForm, RoleForm, SiteForm
+from shopper.orgs.forms import InviteForm, RoleForm, SignUpForm, SiteForm
 from shopper.orgs.models import Invite, Membership, Role, Site
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
 bp = Blueprint("orgs_public", __name__)
 org_bp = org_blueprint("orgs", __name__)
+
+
+@accounts_bp.route("/signup", methods=["GET", "POST"], endpoint="signup")
+@rate_limit("RATE_LIMIT_SIGN_UP", methods=["POST"])
+def signup():
+    """Signing up opens an organization, so the page lives here, above accounts; it is on the accounts blueprint,
+    so its address and its endpoint (`accounts.signup`) stay."""
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            user, org = service.sign_up(
+                name=form.name.data,
+                email=form.email.data,
+                password=form.password.data,
+                org_name=form.org_name.data,
+                org_kind=form.org_kind.data,
+                min_length=min_length(),
+            )
+        except accounts.EmailTaken as e:
+            form.email.errors.append(str(e))
+        except accounts.AccountError as e:
+            form.password.errors.append(str(e))
+        else:
+            if mail_enabled():
+                send_confirmation(user)
+            flash(f"Welcome to Shopper. {org.name} is ready: add your sites, then walk your first journey.", "success")
+            return signed_in(redirect(url_for("orgs.home", org_slug=org.slug)), user)
+    return render_template("accounts/signup.html", form=form), 400 if form.errors else 200
 
 
 @bp.get("/orgs")
@@ -90,14 +119,6 @@ def _accept(invite: Invite, user, now, *, new_account: bool = False):
     flash(f"Welcome to {membership.org.name}.", "success")
     response = redirect(url_for("orgs.home", org_slug=membership.org.slug))
     return signed_in(response, user) if new_account else response
-
-
-@org_bp.get("/")
-def home():
-    if current_org().is_consultancy:
-        return redirect(url_for("portfolio.index"))
-    sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
-    return render_template("orgs/home.html", sites=sites, my_audits=audits_of(current_org().id, current_user.id))
 
 
 # Team ---------------------------------------------------------------------------------------------------------
@@ -183,7 +204,7 @@ def reset_link(member_id: int):
         return _team_page(400)
     hours = current_app.config["PASSWORD_RESET_BY_OWNER_HOURS"]
     try:
-        new = accounts.reset_link_for_member(current_user.id, current_org(), member, utcnow(), timedelta(hours=hours))
+        new = service.reset_link_for_member(current_user.id, current_org(), member, utcnow(), timedelta(hours=hours))
     except accounts.ResetRefused as e:
         db.session.rollback()
         flash(str(e), "error")

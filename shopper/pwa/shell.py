@@ -1,9 +1,9 @@
 """The app shell the service worker precaches, and its version: a hash of the files themselves.
 
-A deploy that changes any shell file or any template changes the version, so the worker installs a fresh cache,
-fetches the audit pages it kept again, and deletes the old caches; the `v` query on static URLs (added to every
-url_for('static')) keeps the HTTP cache from mixing versions. The SHELL_VERSION_SALT setting goes into the hash
-too: changing it makes every phone take a fresh copy without any file changing.
+A deploy that changes any shell file, the worker's own code (static/sw.js) or any template changes the version, so
+the worker installs a fresh cache, fetches the audit pages it kept again, and deletes the old caches; the `v` query
+on static URLs (added to every url_for('static')) keeps the HTTP cache from mixing versions. The SHELL_VERSION_SALT
+setting goes into the hash too: changing it makes every phone take a fresh copy without any file changing.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 SHELL_FOLDERS = ("css", "js", "icons")  # not fonts: only the report uses them, and phones need not carry 375 KB
+WORKER = "sw.js"  # in the static folder; served at /sw.js (pwa/views.py), not kept in the shell
 
 
 @cache
@@ -30,10 +31,18 @@ def _template_files(template_folder: str) -> list[Path]:
 @cache
 def shell_version(static_folder: str, template_folder: str, salt: str = "") -> str:
     digest = hashlib.sha256(salt.encode())
-    for relative in shell_files(static_folder):
-        digest.update(relative.encode())
-        digest.update((Path(static_folder) / relative).read_bytes())
+    for relative in (*shell_files(static_folder), WORKER):
+        path = Path(static_folder) / relative
+        if path.is_file():
+            digest.update(relative.encode())
+            digest.update(path.read_bytes())
     for template in _template_files(template_folder):
         digest.update(template.relative_to(template_folder).as_posix().encode())
         digest.update(template.read_bytes())
     return digest.hexdigest()[:12]
+
+
+@cache
+def worker_script(static_folder: str) -> str:
+    """The service worker's own code, static/sw.js, read once per process like the shell's file list."""
+    return (Path(static_folder) / WORKER).read_text(encoding="utf-8")

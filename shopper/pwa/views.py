@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, url_for
 
-from shopper.pwa.shell import shell_files, shell_version
+from shopper.pwa.shell import shell_files, shell_version, worker_script
 
 bp = Blueprint("pwa", __name__)
 
@@ -54,14 +56,18 @@ def manifest():
 
 @bp.get("/sw.js")
 def service_worker():
+    """static/sw.js, a plain file, after the lines that give it what only the server knows: the shell's version, the
+    URLs to keep (the offline page among them) and the outbox's versioned URL to import.
+
+    A deploy updates the worker on every phone: the browser fetches /sw.js again (no-cache) on navigation and
+    installs it when a byte differs, and the version in the first lines changes with any shell file, the worker's
+    own code, any template or SHELL_VERSION_SALT (see shell.py). The new worker then takes over as sw.js says."""
+    offline_url = url_for("pwa.offline")
     shell = [url_for("static", filename=name) for name in shell_files(current_app.static_folder)]
-    body = render_template(
-        "pwa/sw.js",
-        version=version(),
-        shell=[*shell, url_for("pwa.offline")],
-        outbox=url_for("static", filename="js/outbox.js"),
-    )
-    response = make_response(body)
+    facts = {"VERSION": version(), "SHELL_URLS": [*shell, offline_url], "OFFLINE_URL": offline_url}
+    lines = ['"use strict";', *(f"const {name} = {json.dumps(value)};" for name, value in facts.items())]
+    lines.append(f"importScripts({json.dumps(url_for('static', filename='js/outbox.js'))});")
+    response = make_response("\n".join(lines) + "\n\n" + worker_script(current_app.static_folder))
     response.mimetype = "text/javascript"
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"

@@ -344,7 +344,8 @@ def _measure(item: dict[str, Any], value: Any) -> Measure | None:
             item["prompt"], format_number(value, unit), f"at most {format_number(target)}", "target", value <= target
         )
     if item_type == "number":
-        low, high = item.get("target_min"), item.get("target_max")
+        low: Any = item.get("target_min")
+        high: Any = item.get("target_max")
         if low is None and high is None:
             return None
         if low is not None and high is not None:
@@ -370,7 +371,9 @@ def _photo_refs(photos: Iterable[PhotoRow]) -> tuple[PhotoRef, ...]:
     return tuple(PhotoRef(p.id, p.caption or "", p.width, p.height) for p in photos)
 
 
-def _touchpoint_scores(facts: AuditFacts, answers: Mapping[str, AnswerData], photo_counts: Mapping[str, int]):
+def _touchpoint_scores(
+    facts: AuditFacts, answers: Mapping[str, AnswerData], photo_counts: Mapping[str, int]
+) -> tuple[dict[str, float | None], float | None, bool]:
     """Touchpoint scores as stored at submission; computed afresh only for an audit that has none stored."""
     result = facts.result
     if not result or "touchpoints" not in result:
@@ -385,7 +388,7 @@ def _pick_worst(touchpoints: list[dict[str, Any]]) -> str | None:
     if not walked:
         return None
 
-    def badness(tp):
+    def badness(tp: dict[str, Any]) -> tuple[float, float, int]:
         tp_score = tp["score"] if tp["score"] is not None else 100.0
         return (tp_score, -(tp["effort"] or 0), -tp["findings"])
 
@@ -552,7 +555,7 @@ def build_report(
             )
         )
 
-    walked = [tp for tp in touchpoints if tp.walked]
+    walked_touchpoints = [tp for tp in touchpoints if tp.walked]
     duration = None
     if facts.started_at is not None and facts.submitted_at is not None and facts.submitted_at >= facts.started_at:
         duration = format_seconds((facts.submitted_at - facts.started_at).total_seconds())
@@ -573,8 +576,8 @@ def build_report(
         band=score_band(overall),
         capped=capped,
         critical_cap=definition.get("critical_cap", DEFAULT_CRITICAL_CAP),
-        promises_kept=sum(1 for tp in walked if tp.kept),
-        promises_total=len(walked),
+        promises_kept=sum(1 for tp in walked_touchpoints if tp.kept),
+        promises_total=len(walked_touchpoints),
         touchpoints=touchpoints,
         findings=tuple(finding_lines),
         scoring_method=scoring_method(definition, capped),

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shopper.audits.models import Audit, AuditStatus
 from shopper.database import reads_first, write_transaction
+from shopper.events import report_changed
 from shopper.extensions import db
 from shopper.jobs import consumer_running, job
 from shopper.reports import pdf
@@ -141,6 +142,11 @@ def render_soon(audit_ids) -> None:
     """Make these audits' PDFs in the background, because what they show changed."""
     for audit_id in dict.fromkeys(audit_ids):
         render_report(audit_id)
+
+
+@report_changed.connect
+def _on_report_changed(sender, audit_ids) -> None:
+    render_soon(audit_ids)
 
 
 def render_soon_for_brand(org_id: int, now: datetime) -> None:

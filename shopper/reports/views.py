@@ -41,6 +41,7 @@ from shopper.audits.service import photo_key
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.extensions import db
+from shopper.forms import ConfirmForm
 from shopper.orgs.access import (
     current_access,
     current_org,
@@ -49,7 +50,6 @@ from shopper.orgs.access import (
     org_blueprint,
     require_role,
 )
-from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Organization, Role
 from shopper.reports import bundle, rendering, service, share
 from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css

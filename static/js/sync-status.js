@@ -360,7 +360,7 @@ async function copyText(text, area, note) {
   area.hidden = false;
   area.focus();
   area.select();
-  let copied = false;
+  let copied;
   try {
     copied = document.execCommand("copy");
   } catch {

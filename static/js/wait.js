@@ -40,7 +40,7 @@ function watch(box) {
         const answer = await response.json();
         show(answer.state, answer.message);
       }
-    } catch (error) {
+    } catch {
       // no connection for a moment: ask again later, the work goes on on the server
     }
     if (!done) {

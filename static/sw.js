@@ -1,19 +1,19 @@
-/* Shopper's service worker. Rendered by the server with the shell's version and file list. It keeps the app shell
-   and the audits kept for offline use, and replays the outbox (static/js/outbox.js, the very code pages run) on
-   Background Sync, so changes made offline go even after every page is closed. */
-"use strict";
+/* Shopper's service worker. It keeps the app shell and the audits kept for offline use, and replays the outbox
+   (static/js/outbox.js, the very code pages run) on Background Sync, so changes made offline go even after every
+   page is closed.
 
-const VERSION = {{ version|tojson }};
+   A plain file, served at /sw.js by shopper/pwa/views.py after a few lines the server writes from what only it
+   knows: VERSION (the shell's version), SHELL_URLS (the files to keep, the offline page among them), OFFLINE_URL,
+   and the importScripts() of the outbox's versioned URL, which defines ShopperOutbox. Those lines begin with
+   "use strict", which holds for this file too. */
+/* global VERSION, SHELL_URLS, OFFLINE_URL, ShopperOutbox */
+
 const SHELL = `shopper-shell-${VERSION}`;
 const PAGES = `shopper-pages-${VERSION}`;
-const SHELL_URLS = {{ shell|tojson }};
-const OFFLINE_URL = {{ url_for("pwa.offline")|tojson }};
 const SAVED_PAGE = /^\/o\/[^/]+\/(audits\/\d+(\/(walk\/[^/]+|review))?|api\/audits\/\d+|)$/;
 const PHOTO = /^\/o\/[^/]+\/audits\/\d+\/photos\/[^/]+\/thumb\.jpg$/;
 const SHELL_REQUEST = { cache: "reload", credentials: "omit" };
 const PREFETCH = { credentials: "same-origin", headers: { Purpose: "prefetch" } };
-
-importScripts({{ outbox|tojson }});
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -121,7 +121,7 @@ self.addEventListener("message", (event) => {
             await pages.put(new URL(url, self.location.origin).href, response);
             kept += 1;
           }
-        } catch (error) { /* offline now: the pages already kept stay */ }
+        } catch { /* offline now: the pages already kept stay */ }
       }
       const total = message.urls.length;
       if (event.source) event.source.postMessage({ type: "kept-offline", audit: message.audit, kept, total });
