@@ -1,5 +1,5 @@
-"""Reads of actions for lists and pages. Every read starts from `visible_to(access)`: who sees which action is
-decided there and nowhere else."""
+"""Reads of actions for lists and pages. Every read starts from the access layer's `visible(access, Action)` (or
+`scoped(Action)` in a view): who sees which action is decided by `Action.visible_to` and nowhere else."""
 
 from __future__ import annotations
 
@@ -11,24 +11,11 @@ from sqlalchemy.orm import selectinload
 
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
 from shopper.audits.models import Audit
-from shopper.orgs.access import Access
-from shopper.orgs.models import Role
 
 PAGE_SIZE = 50
 ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
 #: the list's status choices: a status, or one of these views
 VIEWS = {"active": "Open and in progress", "overdue": "Overdue", "closed": "Done and won't fix", "all": "All"}
-
-
-def visible_to(access: Access) -> Select:
-    """SELECT of the actions `access` may see; any other action does not exist for them (404). Owners and managers
-    see every action of the organization; anyone else, member or consultant, the actions of the audits they walk
-    (the audits shopper/audits/access.py lets them see) and the actions they are responsible for."""
-    query = select(Action).where(Action.org_id == access.org_id)
-    if access.role_enum.at_least(Role.MANAGER):
-        return query
-    walked = select(Audit.id).where(Audit.org_id == access.org_id, Audit.auditor_id == access.user_id)
-    return query.where(or_(Action.audit_id.in_(walked), Action.assignee_id == access.user_id))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.audits import service
-from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
 from shopper.audits.models import Audit, AuditEvent, Photo
 from shopper.audits.progress import walk_progress
@@ -22,7 +21,15 @@ from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import known_to, visible_to
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
+from shopper.orgs.access import (
+    current_org,
+    get_or_404,
+    may_see_all_audits,
+    org_blueprint,
+    people,
+    require_role,
+    scoped,
+)
 from shopper.orgs.models import Role, Site
 from shopper.reports.rendering import render_soon
 from shopper.timeutil import utcnow
@@ -121,7 +128,7 @@ def _progress(audit: Audit):
 
 @bp.get("/<int:audit_id>")
 def overview(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     service.open_audit(audit, current_user.id, utcnow())
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.audit_id == audit.id).order_by(AuditEvent.at)).all()
     link = url_for(".overview", audit_id=audit.id, _external=True)
@@ -142,7 +149,7 @@ def overview(audit_id: int):
 
 @bp.get("/<int:audit_id>/walk/<touchpoint_key>")
 def walk(audit_id: int, touchpoint_key: str):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     touchpoints = audit.definition["touchpoints"]
     keys = [tp["key"] for tp in touchpoints]
     if touchpoint_key not in keys:
@@ -167,7 +174,7 @@ def walk(audit_id: int, touchpoint_key: str):
 
 @bp.get("/<int:audit_id>/review")
 def review(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return render_template(
         "audits/review.html",
         audit=audit,
@@ -180,7 +187,7 @@ def review(audit_id: int):
 
 @bp.post("/<int:audit_id>/submit")
 def submit(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     form = SubmitForm()
     if not form.validate_on_submit():
         abort(400)
@@ -204,7 +211,7 @@ def submit(audit_id: int):
 @bp.post("/<int:audit_id>/reopen")
 @require_role(Role.MANAGER)
 def reopen(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     form = ReopenForm()
     if form.validate_on_submit():
         try:
@@ -221,7 +228,7 @@ def reopen(audit_id: int):
 @bp.get("/<int:audit_id>/offline.json")
 def offline_manifest(audit_id: int):
     """Every URL the walk needs with no network: the service worker fetches and keeps them."""
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     urls = [
         url_for("orgs.home"),
         url_for(".overview", audit_id=audit.id),
@@ -236,10 +243,8 @@ def offline_manifest(audit_id: int):
 @bp.get("/<int:audit_id>/photos/<photo_id>/<any(display, print, thumb):rendition>.jpg")
 def photo_file(audit_id: int, photo_id: str, rendition: str):
     """Photos are served only here, to members who may see the audit, never from /static."""
-    audit = get_audit_or_404(audit_id)
-    photo = db.session.get(Photo, photo_id.lower())
-    if photo is None or photo.audit_id != audit.id:
-        abort(404)
+    audit = get_or_404(Audit, audit_id)
+    photo = get_or_404(Photo, photo_id.lower(), parent=audit)
     storage = LocalStorage(current_app.config["MEDIA_ROOT"])
     key = service.photo_key(audit, photo.id, rendition)
     if not storage.exists(key):

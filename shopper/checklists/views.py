@@ -120,10 +120,7 @@ def import_file():
 
 def _visible_or_404(checklist_id: int) -> Checklist:
     """The organization's own checklist, or a consultancy's checklist shared with it (read-only)."""
-    checklist = db.session.scalar(sharing.visible_to(current_org().id).where(Checklist.id == checklist_id))
-    if checklist is None:
-        abort(404)
-    return checklist
+    return get_or_404(Checklist, checklist_id, among=sharing.visible_to(current_org().id))
 
 
 def _detail_page(checklist: Checklist, sharing_form: SharingForm | None = None, status: int = 200, **context):

@@ -24,7 +24,15 @@ from shopper.clients.forms import (
 from shopper.clients.models import ClientInvite
 from shopper.extensions import db
 from shopper.mail import mail_enabled
-from shopper.orgs.access import current_access, current_org, members_only, org_blueprint, people, require_role
+from shopper.orgs.access import (
+    current_access,
+    current_org,
+    get_or_404,
+    members_only,
+    org_blueprint,
+    people,
+    require_role,
+)
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import ClientLink, Role
 from shopper.orgs.service import OrgError
@@ -55,13 +63,6 @@ def _lifetime() -> timedelta:
 
 def _qr(link: str | None) -> str | None:
     return segno.make(link, error="m").svg_inline(scale=5, title="Invitation link") if link else None
-
-
-def _link_or_404(link_id: int, **criteria) -> ClientLink:
-    link = db.session.scalar(select(ClientLink).filter_by(id=link_id, **criteria))
-    if link is None:
-        abort(404)
-    return link
 
 
 # The consultancy's clients -------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def create():
 @require_role(Role.MANAGER)
 @rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def invite_owner(link_id: int):
-    link = _link_or_404(link_id, consultancy_id=current_org().id)
+    link = get_or_404(ClientLink, link_id, parent=current_org(), via=ClientLink.consultancy)
     form = OwnerInviteForm()
     if not form.validate_on_submit():
         for error in form.email.errors:
@@ -166,11 +167,7 @@ def invite_business():
 @bp.post("/invites/<int:client_invite_id>/withdraw")
 @require_role(Role.MANAGER)
 def withdraw_invite(client_invite_id: int):
-    invite = db.session.scalar(
-        select(ClientInvite).where(ClientInvite.id == client_invite_id, ClientInvite.consultancy_id == current_org().id)
-    )
-    if invite is None:
-        abort(404)
+    invite = get_or_404(ClientInvite, client_invite_id, parent=current_org(), via=ClientInvite.consultancy)
     if not ConfirmForm().validate_on_submit():
         return _clients_page(400)
     service.withdraw_client_invite(current_access(), invite, utcnow())
@@ -252,7 +249,7 @@ def consultancies():
 @members_only
 @require_role(Role.OWNER)
 def revoke(link_id: int):
-    link = _link_or_404(link_id, client_id=current_org().id)
+    link = get_or_404(ClientLink, link_id, parent=current_org(), via=ClientLink.client)
     if not ConfirmForm().validate_on_submit():
         return _consultants_page(400)
     try:
@@ -272,7 +269,7 @@ def revoke(link_id: int):
 @members_only
 @require_role(Role.OWNER)
 def change_role(link_id: int):
-    link = _link_or_404(link_id, client_id=current_org().id)
+    link = get_or_404(ClientLink, link_id, parent=current_org(), via=ClientLink.client)
     form = LinkRoleForm()
     if not form.validate_on_submit():
         flash("Choose one of the listed kinds of access.", "error")
