@@ -10,7 +10,8 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
-from shopper.audits.models import Audit
+from shopper.audits.models import Audit, Finding
+from shopper.extensions import db
 
 PAGE_SIZE = 50
 ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
@@ -98,6 +99,13 @@ def my_actions(query: Select, user_id: int, closed_since: datetime) -> Select:
         Action.assignee_id == user_id, or_(Action.closed_at.is_(None), Action.closed_at >= closed_since)
     )
     return ordered(with_list_columns(query))
+
+
+def finding_of(action: Action) -> Finding | None:
+    """The finding the action fixes, found again by item key (None once a new submission no longer finds it)."""
+    return db.session.scalar(
+        select(Finding).where(Finding.audit_id == action.audit_id, Finding.item_key == action.item_key)
+    )
 
 
 def history(action_id: int) -> Select:

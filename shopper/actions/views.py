@@ -9,7 +9,6 @@ from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.actions import queries, reaudit, service
@@ -115,9 +114,7 @@ def _detail_page(action: Action, status_form: StatusForm | None = None, code: in
     form = status_form or StatusForm()
     form.status.choices = status_choices(statuses)
     audit = action.audit
-    finding = db.session.scalar(
-        select(Finding).where(Finding.audit_id == audit.id, Finding.item_key == action.item_key)
-    )
+    finding = queries.finding_of(action)
     return render_template(
         "actions/detail.html",
         action=action,

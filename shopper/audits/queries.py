@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
-from shopper.audits.models import Audit, AuditStatus
+from shopper.audits.models import Audit, AuditEvent, AuditStatus
 from shopper.extensions import db
 
 
@@ -57,3 +57,8 @@ def audits_of(org_id: int, auditor_id: int) -> list[Audit]:
     ).all()
     order = {AuditStatus.ASSIGNED: 0, AuditStatus.IN_PROGRESS: 1, AuditStatus.SUBMITTED: 2}
     return sorted(rows, key=lambda a: order[AuditStatus(a.status)])
+
+
+def events_of(audit: Audit) -> list[AuditEvent]:
+    """The audit's history (assigned, started, submitted, reopened), oldest first."""
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.audit_id == audit.id).order_by(AuditEvent.at)))

@@ -8,14 +8,13 @@ from io import BytesIO
 import segno
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.audits import service
 from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
-from shopper.audits.models import Audit, AuditEvent, Photo
+from shopper.audits.models import Audit, Photo
 from shopper.audits.progress import walk_progress
-from shopper.audits.queries import audits_of, filtered, with_list_columns
+from shopper.audits.queries import audits_of, events_of, filtered, with_list_columns
 from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import known_to, visible_to
@@ -93,8 +92,8 @@ def new():
         try:
             audit = service.start_audit(
                 org_id=current_org().id,
-                checklist=db.session.get(Checklist, form.checklist_id.data),
-                site=db.session.get(Site, form.site_id.data),
+                checklist=next(c for c in checklists if c.id == form.checklist_id.data),
+                site=next(s for s in sites if s.id == form.site_id.data),
                 auditor_id=form.auditor_id.data,
                 created_by_id=current_user.id,
                 scenario=form.scenario.data or "",
@@ -130,7 +129,7 @@ def _progress(audit: Audit):
 def overview(audit_id: int):
     audit = get_or_404(Audit, audit_id)
     service.open_audit(audit, current_user.id, utcnow())
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.audit_id == audit.id).order_by(AuditEvent.at)).all()
+    events = events_of(audit)
     link = url_for(".overview", audit_id=audit.id, _external=True)
     qr = None
     if not audit.is_submitted and may_see_all_audits():

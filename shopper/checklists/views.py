@@ -155,7 +155,7 @@ def share(checklist_id: int):
     except sharing.SharingError as e:
         db.session.rollback()
         form.shared_with.errors.append(str(e))
-        return _detail_page(db.session.get(Checklist, checklist_id), form, 400)
+        return _detail_page(get_or_404(Checklist, checklist_id), form, 400)
     flash(f"{checklist.title!r} is {sharing.audiences(current_org())[checklist.id]}.", "success")
     return redirect(url_for(".detail", checklist_id=checklist_id))
 

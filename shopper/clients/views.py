@@ -8,10 +8,10 @@ from datetime import timedelta
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.checklists.models import Checklist
+from shopper.checklists.sharing import published_checklists
 from shopper.clients import service
 from shopper.clients.forms import (
     AcceptClientForm,
@@ -178,18 +178,7 @@ def withdraw_invite(client_invite_id: int):
 def _bulk_form() -> BulkAuditForm:
     org = current_org()
     form = BulkAuditForm()
-    form.checklist_id.choices = [
-        SelectChoice(c.id, c.title)
-        for c in db.session.scalars(
-            select(Checklist)
-            .where(
-                Checklist.org_id == org.id,
-                Checklist.current_version_id.is_not(None),
-                Checklist.archived_at.is_(None),
-            )
-            .order_by(Checklist.title)
-        )
-    ]
+    form.checklist_id.choices = [SelectChoice(c.id, c.title) for c in published_checklists(org.id)]
     form.client_ids.choices = [
         SelectChoice(link.client_id, link.client.name) for link in service.clients_of(org.id) if link.active
     ]
@@ -210,7 +199,7 @@ def bulk_audits():
             try:
                 audits = service.start_for_clients(
                     current_access(),
-                    db.session.get(Checklist, form.checklist_id.data),
+                    get_or_404(Checklist, form.checklist_id.data),
                     form.client_ids.data,
                     auditor_id=form.auditor_id.data,
                     scenario=form.scenario.data or "",

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from shopper.database import reads_first
+from shopper.database import ping, reads_first
 from shopper.extensions import db
 from shopper.orgs.service import memberships_of
 
@@ -27,7 +26,7 @@ def healthz():
     """Answers while a report renders or the phones autosave: it reads, and never waits for the write lock."""
     reads_first()
     try:
-        db.session.execute(text("SELECT 1"))
+        ping()
     except SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
