@@ -651,13 +651,13 @@ def test_team_invitation_links_of_unknown_or_withdrawn_tokens_are_404(app, clien
 # Views load rows only through the access layer ------------------------------------------------------------------
 
 SHOPPER = Path(__file__).resolve().parent.parent / "shopper"
-ROUTE_DECORATORS = {"route", "get", "post", "put", "patch", "delete", "app_template_global", "context_processor"}
+ROUTE_DECORATORS = {"route", "get", "post", "put", "patch", "delete"}
 #: the access layer itself, the one module that may build an organization's queries for views
 ACCESS_LAYER = SHOPPER / "orgs" / "access.py"
 
 
 def view_modules() -> list[Path]:
-    """Every module under shopper/ that declares a route (or a template global), but the access layer."""
+    """Every module under shopper/ that declares a route, but the access layer."""
     found = []
     for path in sorted(SHOPPER.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -738,3 +738,16 @@ def test_views_load_rows_only_through_the_access_layer_or_query_functions():
     the package that owns the data, and render."""
     found = [line for path in view_modules() for line in raw_queries(path)]
     assert not found, f"{len(found)} queries built in views:\n" + "\n".join(found)
+
+
+def test_no_template_global_or_context_processor_runs_behind_a_views_back():
+    """A template global (or context processor) queries while the template renders, where the view cannot see or
+    count it; the view that renders a page computes its data and passes it."""
+    hooks = re.compile(r"\b(?:app_)?(?:template_global|context_processor)\b|add_template_global|jinja_env\.globals")
+    found = [
+        f"{path.relative_to(SHOPPER.parent)}:{number}"
+        for path in sorted(SHOPPER.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if hooks.search(line)
+    ]
+    assert found == []

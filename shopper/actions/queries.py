@@ -9,9 +9,13 @@ from datetime import date, datetime
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from shopper.actions.compare import Comparison
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
+from shopper.actions.reaudit import comparison_for
 from shopper.audits.models import Audit, Finding
 from shopper.extensions import db
+from shopper.orgs.access import Access, people, visible
+from shopper.orgs.models import Role
 
 PAGE_SIZE = 50
 ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
@@ -114,4 +118,44 @@ def history(action_id: int) -> Select:
         .where(ActionEvent.action_id == action_id)
         .options(selectinload(ActionEvent.user))
         .order_by(ActionEvent.at, ActionEvent.id)
+    )
+
+
+@dataclass(frozen=True)
+class AuditBlock:
+    """What the submitted audit's page shows about actions and the previous walk."""
+
+    findings: int
+    planned: int
+    may_plan: bool
+    may_walk_again: bool
+    #: (id, name) of the people who may walk it again, for those who choose
+    auditors: list
+    previous: Audit | None
+    comparison: Comparison | None
+
+
+def audit_block(audit: Audit, access: Access) -> AuditBlock:
+    """The actions part of a submitted audit's page, as `access` sees it."""
+    manager = access.role_enum.at_least(Role.MANAGER)
+    planned = db.session.scalar(count_of(visible(access, Action).where(Action.audit_id == audit.id)))
+    found = comparison_for(audit, None if manager else access.user_id)
+    return AuditBlock(
+        findings=len(audit.findings),
+        planned=planned,
+        may_plan=manager,
+        may_walk_again=manager or audit.auditor_id == access.user_id,
+        auditors=db.session.execute(people(access.org_id)).all() if manager else [],
+        previous=found[0] if found else None,
+        comparison=found[1] if found else None,
+    )
+
+
+def last_improvement(access: Access) -> Action | None:
+    """The latest action closed as done that `access` may see: the answer to "what was the last thing you
+    improved?"."""
+    return db.session.scalar(
+        with_list_columns(visible(access, Action).where(Action.status == ActionStatus.DONE))
+        .order_by(Action.closed_at.desc(), Action.id.desc())
+        .limit(1)
     )

@@ -3,7 +3,7 @@ and then-and-now against the previous walk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from io import BytesIO
 
@@ -12,9 +12,8 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from shopper.actions import queries, reaudit, service
-from shopper.actions.compare import Comparison
 from shopper.actions.forms import ActionFilterForm, ActionForm, AgainForm, AssignFields, StatusForm, status_choices
-from shopper.actions.models import Action, ActionStatus
+from shopper.actions.models import Action
 from shopper.actions.notify import notify_assignee
 from shopper.actions.rules import statuses_for
 from shopper.audits.models import Audit, Finding
@@ -330,43 +329,3 @@ def compare(audit_id: int):
         keys = set(db.session.scalars(shown.with_only_columns(Action.item_key)))
         plan = {key: line for key, line in service.action_plan(previous.id, utcnow().date()).items() if key in keys}
     return render_template("actions/compare.html", audit=audit, previous=previous, comparison=comparison, plan=plan)
-
-
-@dataclass(frozen=True)
-class AuditBlock:
-    """What the submitted audit's page shows about actions and the previous walk."""
-
-    findings: int
-    planned: int
-    may_plan: bool
-    may_walk_again: bool
-    auditors: list[SelectChoice]
-    previous: Audit | None
-    comparison: Comparison | None
-
-
-@bp.app_template_global("actions_block")
-def actions_block(audit: Audit) -> AuditBlock:
-    manager = _may_manage()
-    planned = db.session.scalar(queries.count_of(scoped(Action).where(Action.audit_id == audit.id)))
-    found = reaudit.comparison_for(audit, None if may_see_all_audits() else current_user.id)
-    return AuditBlock(
-        findings=len(audit.findings),
-        planned=planned,
-        may_plan=manager,
-        may_walk_again=manager or audit.auditor_id == current_user.id,
-        auditors=_member_choices(blank=None) if manager else [],
-        previous=found[0] if found else None,
-        comparison=found[1] if found else None,
-    )
-
-
-@bp.app_template_global("last_improvement")
-def last_improvement() -> Action | None:
-    """The latest action closed as done that the signed-in person may see: the answer to "what was the last thing
-    you improved?"."""
-    return db.session.scalar(
-        queries.with_list_columns(scoped(Action).where(Action.status == ActionStatus.DONE))
-        .order_by(Action.closed_at.desc(), Action.id.desc())
-        .limit(1)
-    )

@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from shopper.actions.queries import audit_block
 from shopper.audits import service
 from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
 from shopper.audits.models import Audit, Photo
@@ -21,6 +22,7 @@ from shopper.checklists.sharing import known_to, visible_to
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import (
+    current_access,
     current_org,
     get_or_404,
     may_see_all_audits,
@@ -31,6 +33,7 @@ from shopper.orgs.access import (
 )
 from shopper.orgs.models import Role, Site
 from shopper.reports.rendering import render_soon
+from shopper.reports.share import share_rows
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("audits", __name__, "/audits")
@@ -134,6 +137,7 @@ def overview(audit_id: int):
     qr = None
     if not audit.is_submitted and may_see_all_audits():
         qr = segno.make(link, error="m").svg_inline(scale=4, title="Open this audit")
+    can_reopen = audit.is_submitted and may_see_all_audits()
     return render_template(
         "audits/overview.html",
         audit=audit,
@@ -142,7 +146,9 @@ def overview(audit_id: int):
         link=link,
         qr=qr,
         reopen_form=ReopenForm(),
-        can_reopen=audit.is_submitted and may_see_all_audits(),
+        can_reopen=can_reopen,
+        actions_block=audit_block(audit, current_access()) if audit.is_submitted else None,
+        shares=share_rows(audit, utcnow()) if can_reopen else [],
     )
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from shopper.accounts import service as accounts
 from shopper.accounts.forms import NewMemberForm
 from shopper.accounts.views import signed_in
+from shopper.actions.queries import last_improvement
 from shopper.audits.queries import audits_of
 from shopper.extensions import db
 from shopper.mail import mail_enabled, send_later
@@ -97,7 +98,12 @@ def home():
     if current_org().is_consultancy:
         return redirect(url_for("portfolio.index"))
     sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
-    return render_template("orgs/home.html", sites=sites, my_audits=audits_of(current_org().id, current_user.id))
+    return render_template(
+        "orgs/home.html",
+        sites=sites,
+        my_audits=audits_of(current_org().id, current_user.id),
+        improved=last_improvement(current_access()),
+    )
 
 
 # Team ---------------------------------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ SQLite's write lock.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
 from io import BytesIO
 
 from flask import (
@@ -44,7 +42,6 @@ from shopper.orgs.access import (
     current_access,
     current_org,
     get_or_404,
-    may_see_all_audits,
     members_only,
     org_blueprint,
     require_role,
@@ -297,30 +294,6 @@ def brand():
             status = 400
     theme = theme_css(brand_of(org), _font_url)
     return render_template("reports/brand.html", form=form, org=org, theme_version=_version(theme)), status
-
-
-@dataclass(frozen=True)
-class ShareRow:
-    link: ShareLink
-    status: str
-    usable: bool
-
-
-def _share_status(link: ShareLink, now: datetime) -> tuple[str, bool]:
-    if link.revoked_at is not None:
-        return f"revoked {link.revoked_at.strftime('%d %b %Y')}", False
-    if now >= link.expires_at:
-        return f"expired {link.expires_at.strftime('%d %b %Y')}", False
-    return f"works until {link.expires_at.strftime('%d %b %Y')}", True
-
-
-@bp.app_template_global("report_share_links")
-def report_share_links(audit: Audit) -> list[ShareRow]:
-    """For the audit overview: the audit's share links, for members who may manage them."""
-    if not may_see_all_audits():
-        return []
-    now = utcnow()
-    return [ShareRow(link, *_share_status(link, now)) for link in share.share_links_of(audit)]
 
 
 @bp.post("/audits/<int:audit_id>/report/shares")
