@@ -17,11 +17,13 @@ from shopper.actions.models import Action
 from shopper.actions.notify import notify_assignee
 from shopper.actions.rules import statuses_for
 from shopper.audits.models import Audit, Finding
+from shopper.audits.views import overview_part
 from shopper.database import slow_before_writing
 from shopper.extensions import db
 from shopper.media.ingest import ImageRejected
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import (
+    Access,
     current_access,
     current_org,
     current_role,
@@ -293,6 +295,12 @@ def create_all(audit_id: int):
     if created and created[0].assignee_id:
         _tell_assignee(created)
     return redirect(url_for(".plan", audit_id=audit.id))
+
+
+@overview_part
+def _overview_actions(audit: Audit, access: Access) -> dict:
+    """A submitted audit's overview: its findings' actions, walking it again, then and now."""
+    return {"actions_block": queries.audit_block(audit, access) if audit.is_submitted else None}
 
 
 # Walking again, and then and now --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from io import BytesIO
 
 import segno
@@ -10,7 +11,6 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from shopper.actions.queries import audit_block
 from shopper.audits import service
 from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
 from shopper.audits.models import Audit, Photo
@@ -22,6 +22,7 @@ from shopper.checklists.sharing import known_to, visible_to
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
 from shopper.orgs.access import (
+    Access,
     current_access,
     current_org,
     get_or_404,
@@ -33,10 +34,19 @@ from shopper.orgs.access import (
 )
 from shopper.orgs.models import Role, Site
 from shopper.reports.rendering import render_soon
-from shopper.reports.share import share_rows
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("audits", __name__, "/audits")
+
+#: What the packages above audits add to an audit's overview (its actions, its report's share links), each a
+#: function (audit, access) -> template values, registered with `overview_part`: the page gets its data from its
+#: view, and audits imports none of those packages.
+_overview_parts: list[Callable[[Audit, Access], dict]] = []
+
+
+def overview_part(part: Callable[[Audit, Access], dict]) -> Callable[[Audit, Access], dict]:
+    _overview_parts.append(part)
+    return part
 
 
 def _runnable_checklists() -> list[Checklist]:
@@ -137,7 +147,6 @@ def overview(audit_id: int):
     qr = None
     if not audit.is_submitted and may_see_all_audits():
         qr = segno.make(link, error="m").svg_inline(scale=4, title="Open this audit")
-    can_reopen = audit.is_submitted and may_see_all_audits()
     return render_template(
         "audits/overview.html",
         audit=audit,
@@ -146,9 +155,8 @@ def overview(audit_id: int):
         link=link,
         qr=qr,
         reopen_form=ReopenForm(),
-        can_reopen=can_reopen,
-        actions_block=audit_block(audit, current_access()) if audit.is_submitted else None,
-        shares=share_rows(audit, utcnow()) if can_reopen else [],
+        can_reopen=audit.is_submitted and may_see_all_audits(),
+        **{name: value for part in _overview_parts for name, value in part(audit, current_access()).items()},
     )
 
 

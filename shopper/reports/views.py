@@ -35,10 +35,12 @@ from flask_login import current_user
 
 from shopper.audits.models import Audit, Photo
 from shopper.audits.service import photo_key
+from shopper.audits.views import overview_part
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.extensions import db
 from shopper.orgs.access import (
+    Access,
     current_access,
     current_org,
     get_or_404,
@@ -294,6 +296,13 @@ def brand():
             status = 400
     theme = theme_css(brand_of(org), _font_url)
     return render_template("reports/brand.html", form=form, org=org, theme_version=_version(theme)), status
+
+
+@overview_part
+def _overview_shares(audit: Audit, access: Access) -> dict:
+    """A submitted audit's overview: its share links, for those who may make them (who may also reopen it)."""
+    manages = audit.is_submitted and access.role_enum.at_least(Role.MANAGER)
+    return {"shares": share.share_rows(audit, utcnow()) if manages else []}
 
 
 @bp.post("/audits/<int:audit_id>/report/shares")
