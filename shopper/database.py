@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 from flask import g, has_app_context
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -60,6 +60,13 @@ def configure_engine(engine: Engine, busy_timeout_ms: int = 5000) -> None:
 def reads_first() -> None:
     """This request's transactions read without the write lock until a `write_transaction()` needs it."""
     g._reads_first = True
+
+
+def ping() -> None:
+    """Ask the database for nothing, to know it answers; raises SQLAlchemyError when it does not."""
+    from shopper.extensions import db
+
+    db.session.execute(text("SELECT 1"))
 
 
 def slow_before_writing(view):

@@ -27,6 +27,7 @@ a token; they have their own small tests at the end.
 
 from __future__ import annotations
 
+import ast
 import re
 import uuid
 from collections import Counter
@@ -645,3 +646,108 @@ def test_team_invitation_links_of_unknown_or_withdrawn_tokens_are_404(app, clien
         assert client.get(f"/invite/{token}").status_code == 404, token
         assert client.post(f"/invite/{token}").status_code == 404, token
     assert make.count(Membership, user_id=stranger.id) == 0
+
+
+# Views load rows only through the access layer ------------------------------------------------------------------
+
+SHOPPER = Path(__file__).resolve().parent.parent / "shopper"
+ROUTE_DECORATORS = {"route", "get", "post", "put", "patch", "delete"}
+#: the access layer itself, the one module that may build an organization's queries for views
+ACCESS_LAYER = SHOPPER / "orgs" / "access.py"
+
+
+def view_modules() -> list[Path]:
+    """Every module under shopper/ that declares a route, but the access layer."""
+    found = []
+    for path in sorted(SHOPPER.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        decorators = (
+            decorator.func.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef)
+            for decorator in node.decorator_list
+            if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+        )
+        if path != ACCESS_LAYER and any(name in ROUTE_DECORATORS for name in decorators):
+            found.append(path)
+    return found
+
+
+def dotted(node: ast.AST) -> str:
+    """`db.session.get` for the expression db.session.get; '' for anything that is not a plain dotted name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return ""
+    return ".".join([node.id, *reversed(parts)])
+
+
+def raw_queries(path: Path) -> list[str]:
+    """file:line of each query a module builds by itself: db.session.get/query, db.select, Model.query, and any
+    call of a name imported from sqlalchemy (select, text, update, ...)."""
+    label = path.relative_to(SHOPPER.parent) if path.is_relative_to(SHOPPER.parent) else path.name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    from_sqlalchemy = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "sqlalchemy"
+        for alias in node.names
+    }
+    found = []
+    for node in ast.walk(tree):
+        name = ""
+        if isinstance(node, ast.Call):
+            called = dotted(node.func)
+            if called in ("db.session.get", "db.session.query", "db.select") or called in from_sqlalchemy:
+                name = called
+        elif isinstance(node, ast.Attribute) and node.attr == "query":
+            owner = dotted(node.value)
+            if owner[:1].isupper() or owner == "db.session":
+                name = f"{owner}.query"
+        if name:
+            found.append(f"{label}:{node.lineno}: {name}")
+    return sorted(found, key=lambda line: (line.split(":")[0], int(line.split(":")[1])))
+
+
+def test_the_scan_finds_what_it_looks_for(tmp_path):
+    """The scan below cannot pass by looking at nothing: it sees each kind of query it forbids."""
+    sample = tmp_path / "views.py"
+    sample.write_text(
+        "from sqlalchemy import select as pick, text\n"
+        "a = db.session.get(Audit, 1)\n"
+        "b = db.session.scalar(pick(Audit))\n"
+        "c = Audit.query.all()\n"
+        "d = db.session.execute(db.select(Audit))\n"
+        "e = db.session.execute(text('SELECT 1'))\n"
+        "f = db.session.scalars(scoped(Audit))\n"
+        "g = request.args.get('query')\n",
+        encoding="utf-8",
+    )
+    found = [line.split(": ", 1)[1] for line in raw_queries(sample)]
+    assert found == ["db.session.get", "pick", "Audit.query", "db.select", "text"]
+    modules = {str(path.relative_to(SHOPPER)) for path in view_modules()}
+    assert {"audits/views.py", "audits/api.py", "reports/views.py", "checklists/editor_views.py"} <= modules
+    assert len(modules) >= 13
+
+
+def test_views_load_rows_only_through_the_access_layer_or_query_functions():
+    """A view that builds its own query can forget the organization; views parse, authorize through
+    shopper/orgs/access.py (get_or_404, scoped, with parent= for child rows), call a service or query function of
+    the package that owns the data, and render."""
+    found = [line for path in view_modules() for line in raw_queries(path)]
+    assert not found, f"{len(found)} queries built in views:\n" + "\n".join(found)
+
+
+def test_no_template_global_or_context_processor_runs_behind_a_views_back():
+    """A template global (or context processor) queries while the template renders, where the view cannot see or
+    count it; the view that renders a page computes its data and passes it."""
+    hooks = re.compile(r"\b(?:app_)?(?:template_global|context_processor)\b|add_template_global|jinja_env\.globals")
+    found = [
+        f"{path.relative_to(SHOPPER.parent)}:{number}"
+        for path in sorted(SHOPPER.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if hooks.search(line)
+    ]
+    assert found == []

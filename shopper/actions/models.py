@@ -5,12 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopper.accounts.models import User
 from shopper.audits.models import Audit
 from shopper.extensions import db
+from shopper.orgs.models import Role
 from shopper.timeutil import UTCDateTime, utcnow
 
 
@@ -92,6 +105,17 @@ class Action(db.Model):
     events: Mapped[list[ActionEvent]] = relationship(
         back_populates="action", cascade="all, delete-orphan", order_by="ActionEvent.id"
     )
+
+    @classmethod
+    def visible_to(cls, access) -> ColumnElement[bool]:
+        """Which of the organization's actions `access` (shopper.orgs.access.Access) may see; the access layer
+        applies it to every load, and any other action does not exist for them (404). Owners and managers see every
+        action; anyone else, member or consultant, the actions of the audits they walk (the audits
+        `Audit.visible_to` shows them) and the actions they are responsible for."""
+        if access.role_enum.at_least(Role.MANAGER):
+            return true()
+        walked = select(Audit.id).where(Audit.org_id == access.org_id, Audit.auditor_id == access.user_id)
+        return or_(cls.audit_id.in_(walked), cls.assignee_id == access.user_id)
 
     @property
     def status_enum(self) -> ActionStatus:

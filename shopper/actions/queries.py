@@ -1,5 +1,5 @@
-"""Reads of actions for lists and pages. Every read starts from `visible_to(access)`: who sees which action is
-decided there and nowhere else."""
+"""Reads of actions for lists and pages. Every read starts from the access layer's `visible(access, Action)` (or
+`scoped(Action)` in a view): who sees which action is decided by `Action.visible_to` and nowhere else."""
 
 from __future__ import annotations
 
@@ -9,26 +9,18 @@ from datetime import date, datetime
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from shopper.actions.compare import Comparison
 from shopper.actions.models import Action, ActionEvent, ActionStatus, Priority
-from shopper.audits.models import Audit
-from shopper.orgs.access import Access
+from shopper.actions.reaudit import comparison_for
+from shopper.audits.models import Audit, Finding
+from shopper.extensions import db
+from shopper.orgs.access import Access, people, visible
 from shopper.orgs.models import Role
 
 PAGE_SIZE = 50
 ACTIVE = (ActionStatus.OPEN, ActionStatus.DOING)
 #: the list's status choices: a status, or one of these views
 VIEWS = {"active": "Open and in progress", "overdue": "Overdue", "closed": "Done and won't fix", "all": "All"}
-
-
-def visible_to(access: Access) -> Select:
-    """SELECT of the actions `access` may see; any other action does not exist for them (404). Owners and managers
-    see every action of the organization; anyone else, member or consultant, the actions of the audits they walk
-    (the audits shopper/audits/access.py lets them see) and the actions they are responsible for."""
-    query = select(Action).where(Action.org_id == access.org_id)
-    if access.role_enum.at_least(Role.MANAGER):
-        return query
-    walked = select(Audit.id).where(Audit.org_id == access.org_id, Audit.auditor_id == access.user_id)
-    return query.where(or_(Action.audit_id.in_(walked), Action.assignee_id == access.user_id))
 
 
 @dataclass(frozen=True)
@@ -113,10 +105,57 @@ def my_actions(query: Select, user_id: int, closed_since: datetime) -> Select:
     return ordered(with_list_columns(query))
 
 
+def finding_of(action: Action) -> Finding | None:
+    """The finding the action fixes, found again by item key (None once a new submission no longer finds it)."""
+    return db.session.scalar(
+        select(Finding).where(Finding.audit_id == action.audit_id, Finding.item_key == action.item_key)
+    )
+
+
 def history(action_id: int) -> Select:
     return (
         select(ActionEvent)
         .where(ActionEvent.action_id == action_id)
         .options(selectinload(ActionEvent.user))
         .order_by(ActionEvent.at, ActionEvent.id)
+    )
+
+
+@dataclass(frozen=True)
+class AuditBlock:
+    """What the submitted audit's page shows about actions and the previous walk."""
+
+    findings: int
+    planned: int
+    may_plan: bool
+    may_walk_again: bool
+    #: (id, name) of the people who may walk it again, for those who choose
+    auditors: list
+    previous: Audit | None
+    comparison: Comparison | None
+
+
+def audit_block(audit: Audit, access: Access) -> AuditBlock:
+    """The actions part of a submitted audit's page, as `access` sees it."""
+    manager = access.role_enum.at_least(Role.MANAGER)
+    planned = db.session.scalar(count_of(visible(access, Action).where(Action.audit_id == audit.id)))
+    found = comparison_for(audit, None if manager else access.user_id)
+    return AuditBlock(
+        findings=len(audit.findings),
+        planned=planned,
+        may_plan=manager,
+        may_walk_again=manager or audit.auditor_id == access.user_id,
+        auditors=list(db.session.execute(people(access.org_id))) if manager else [],
+        previous=found[0] if found else None,
+        comparison=found[1] if found else None,
+    )
+
+
+def last_improvement(access: Access) -> Action | None:
+    """The latest action closed as done that `access` may see: the answer to "what was the last thing you
+    improved?"."""
+    return db.session.scalar(
+        with_list_columns(visible(access, Action).where(Action.status == ActionStatus.DONE))
+        .order_by(Action.closed_at.desc(), Action.id.desc())
+        .limit(1)
     )

@@ -3,29 +3,37 @@ and then-and-now against the previous walk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.actions import queries, reaudit, service
-from shopper.actions.compare import Comparison
 from shopper.actions.forms import ActionFilterForm, ActionForm, AgainForm, AssignFields, StatusForm, status_choices
-from shopper.actions.models import Action, ActionStatus
+from shopper.actions.models import Action
 from shopper.actions.notify import notify_assignee
 from shopper.actions.rules import statuses_for
-from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Finding
+from shopper.audits.views import overview_part
 from shopper.database import slow_before_writing
 from shopper.events import report_changed
 from shopper.extensions import db
 from shopper.media.ingest import ImageRejected
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import current_access, current_org, current_role, org_blueprint, people, scoped
+from shopper.orgs.access import (
+    Access,
+    current_access,
+    current_org,
+    current_role,
+    get_or_404,
+    may_see_all_audits,
+    org_blueprint,
+    people,
+    scoped,
+)
 from shopper.orgs.models import Role, Site
 from shopper.timeutil import utcnow
 
@@ -68,7 +76,7 @@ def index():
         request.args, assignees={m.id for m in members}, sites={s.id for s in sites}
     ).read()
     today = utcnow().date()
-    query = queries.filtered(queries.visible_to(current_access()), filters, today)
+    query = queries.filtered(scoped(Action), filters, today)
     total = db.session.scalar(queries.count_of(query))
     last = queries.last_page(total)
     if filters.page > last:
@@ -94,21 +102,11 @@ def index():
 @bp.get("/mine")
 def mine():
     now = utcnow()
-    rows = db.session.scalars(
-        queries.my_actions(queries.visible_to(current_access()), current_user.id, now - timedelta(days=60))
-    ).all()
+    rows = db.session.scalars(queries.my_actions(scoped(Action), current_user.id, now - timedelta(days=60))).all()
     return render_template("actions/mine.html", actions=rows, today=now.date())
 
 
 # One action -----------------------------------------------------------------------------------------------------
-
-
-def _get_action(action_id: int) -> Action:
-    """The action, if the signed-in person may see it; else 404, as for another organization's."""
-    action = db.session.scalar(queries.visible_to(current_access()).where(Action.id == action_id))
-    if action is None:
-        abort(404)
-    return action
 
 
 def _detail_page(action: Action, status_form: StatusForm | None = None, code: int = 200):
@@ -117,9 +115,7 @@ def _detail_page(action: Action, status_form: StatusForm | None = None, code: in
     form = status_form or StatusForm()
     form.status.choices = status_choices(statuses)
     audit = action.audit
-    finding = db.session.scalar(
-        select(Finding).where(Finding.audit_id == audit.id, Finding.item_key == action.item_key)
-    )
+    finding = queries.finding_of(action)
     return render_template(
         "actions/detail.html",
         action=action,
@@ -135,12 +131,12 @@ def _detail_page(action: Action, status_form: StatusForm | None = None, code: in
 
 @bp.get("/<int:action_id>")
 def detail(action_id: int):
-    return _detail_page(_get_action(action_id))
+    return _detail_page(get_or_404(Action, action_id))
 
 
 @bp.route("/<int:action_id>/edit", methods=["GET", "POST"])
 def edit(action_id: int):
-    action = _get_action(action_id)
+    action = get_or_404(Action, action_id)
     if not _may_manage():
         abort(403)
     form = ActionForm(obj=action)
@@ -168,7 +164,7 @@ def edit(action_id: int):
 @bp.post("/<int:action_id>/status")
 @slow_before_writing
 def status(action_id: int):
-    action = _get_action(action_id)
+    action = get_or_404(Action, action_id)
     form = StatusForm()
     if not form.validate_on_submit():
         return _detail_page(action, form, 400)
@@ -196,7 +192,7 @@ def status(action_id: int):
 @bp.get("/<int:action_id>/proof/<any(display, thumb):rendition>.jpg")
 def proof_photo(action_id: int, rendition: str):
     """The "after" photo, only to members of the organization, never from /static."""
-    action = _get_action(action_id)
+    action = get_or_404(Action, action_id)
     if not action.proof_photo_id:
         abort(404)
     storage = LocalStorage(current_app.config["MEDIA_ROOT"])
@@ -217,9 +213,7 @@ def proof_photo(action_id: int, rendition: str):
 def _plan_page(audit: Audit, forms: dict[int, ActionForm] | None = None, bulk: AssignFields | None = None, code=200):
     existing = {
         a.item_key: a
-        for a in db.session.scalars(
-            queries.with_list_columns(queries.visible_to(current_access()).where(Action.audit_id == audit.id))
-        )
+        for a in db.session.scalars(queries.with_list_columns(scoped(Action).where(Action.audit_id == audit.id)))
     }
     choices = _member_choices()
     forms = dict(forms or {})
@@ -245,7 +239,7 @@ def _plan_page(audit: Audit, forms: dict[int, ActionForm] | None = None, bulk: A
 
 
 def _plannable_audit(audit_id: int) -> Audit:
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     if not _may_manage():
         abort(403)
     return audit
@@ -263,9 +257,7 @@ def plan(audit_id: int):
 @bp.post("/audits/<int:audit_id>/findings/<int:finding_id>")
 def create(audit_id: int, finding_id: int):
     audit = _plannable_audit(audit_id)
-    finding = db.session.scalar(select(Finding).where(Finding.id == finding_id, Finding.audit_id == audit.id))
-    if finding is None:
-        abort(404)
+    finding = get_or_404(Finding, finding_id, parent=audit)
     form = ActionForm(prefix=f"f{finding.id}")
     form.assignee_id.choices = _member_choices()
     if not form.validate_on_submit():
@@ -305,12 +297,18 @@ def create_all(audit_id: int):
     return redirect(url_for(".plan", audit_id=audit.id))
 
 
+@overview_part
+def _overview_actions(audit: Audit, access: Access) -> dict:
+    """A submitted audit's overview: its findings' actions, walking it again, then and now."""
+    return {"actions_block": queries.audit_block(audit, access) if audit.is_submitted else None}
+
+
 # Walking again, and then and now --------------------------------------------------------------------------------
 
 
 @bp.post("/audits/<int:audit_id>/again")
 def again(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     form = AgainForm()
     if not form.validate_on_submit():
         abort(400)
@@ -330,54 +328,12 @@ def again(audit_id: int):
 
 @bp.get("/audits/<int:audit_id>/compare")
 def compare(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     found = reaudit.comparison_for(audit, None if may_see_all_audits() else current_user.id)
     previous, comparison = found if found else (None, None)
     plan = {}
     if previous is not None:
-        shown = queries.visible_to(current_access()).where(Action.audit_id == previous.id)
+        shown = scoped(Action).where(Action.audit_id == previous.id)
         keys = set(db.session.scalars(shown.with_only_columns(Action.item_key)))
         plan = {key: line for key, line in service.action_plan(previous.id, utcnow().date()).items() if key in keys}
     return render_template("actions/compare.html", audit=audit, previous=previous, comparison=comparison, plan=plan)
-
-
-@dataclass(frozen=True)
-class AuditBlock:
-    """What the submitted audit's page shows about actions and the previous walk."""
-
-    findings: int
-    planned: int
-    may_plan: bool
-    may_walk_again: bool
-    auditors: list[SelectChoice]
-    previous: Audit | None
-    comparison: Comparison | None
-
-
-@bp.app_template_global("actions_block")
-def actions_block(audit: Audit) -> AuditBlock:
-    manager = _may_manage()
-    planned = db.session.scalar(
-        queries.count_of(queries.visible_to(current_access()).where(Action.audit_id == audit.id))
-    )
-    found = reaudit.comparison_for(audit, None if may_see_all_audits() else current_user.id)
-    return AuditBlock(
-        findings=len(audit.findings),
-        planned=planned,
-        may_plan=manager,
-        may_walk_again=manager or audit.auditor_id == current_user.id,
-        auditors=_member_choices(blank=None) if manager else [],
-        previous=found[0] if found else None,
-        comparison=found[1] if found else None,
-    )
-
-
-@bp.app_template_global("last_improvement")
-def last_improvement() -> Action | None:
-    """The latest action closed as done that the signed-in person may see: the answer to "what was the last thing
-    you improved?"."""
-    return db.session.scalar(
-        queries.with_list_columns(queries.visible_to(current_access()).where(Action.status == ActionStatus.DONE))
-        .order_by(Action.closed_at.desc(), Action.id.desc())
-        .limit(1)
-    )

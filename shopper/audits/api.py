@@ -11,14 +11,14 @@ from flask import current_app, jsonify, request
 from flask_login import current_user
 
 from shopper.audits import service
-from shopper.audits.access import get_audit_or_404
+from shopper.audits.models import Audit
 from shopper.audits.state import audit_state
 from shopper.database import reads_first
 from shopper.events import report_changed
 from shopper.extensions import csrf
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import org_blueprint
+from shopper.orgs.access import get_or_404, org_blueprint
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
 
@@ -75,27 +75,27 @@ def _reply(applied: service.Applied):
 
 @bp.get("/<int:audit_id>")
 def state(audit_id: int):
-    return jsonify(audit_state(get_audit_or_404(audit_id)))
+    return jsonify(audit_state(get_or_404(Audit, audit_id)))
 
 
 @bp.put("/<int:audit_id>/answers/<item_key>")
 def put_answer(audit_id: int, item_key: str):
     key = _key()
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return _reply(service.save_answer(audit, current_user.id, key, item_key, _json_body(), utcnow()))
 
 
 @bp.put("/<int:audit_id>/touchpoints/<touchpoint_key>")
 def put_visit(audit_id: int, touchpoint_key: str):
     key = _key()
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return _reply(service.save_visit(audit, current_user.id, key, touchpoint_key, _json_body(), utcnow()))
 
 
 @bp.post("/<int:audit_id>/photos")
 def post_photo(audit_id: int):
     key = _key()
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     upload = request.files.get("file")
     if upload is None:
         raise service.AuditError("Attach the photo as the multipart field 'file'.", 400)
@@ -118,21 +118,21 @@ def post_photo(audit_id: int):
 @bp.patch("/<int:audit_id>/photos/<photo_id>")
 def patch_photo(audit_id: int, photo_id: str):
     key = _key()
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return _reply(service.caption_photo(audit, current_user.id, key, photo_id, _json_body(), utcnow()))
 
 
 @bp.delete("/<int:audit_id>/photos/<photo_id>")
 def delete_photo(audit_id: int, photo_id: str):
     key = _key()
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return _reply(service.delete_photo(audit, current_user.id, key, photo_id, storage(), utcnow()))
 
 
 @bp.post("/<int:audit_id>/submit")
 def submit(audit_id: int):
     key = _key()
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     applied = service.submit(audit, current_user.id, key, utcnow())
     report_changed.send(audit_ids=[audit.id])  # the report's PDF is ready by the time anyone asks for it
     return _reply(applied)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
@@ -17,13 +18,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from shopper.accounts.models import User
 from shopper.checklists.models import Checklist, ChecklistVersion
 from shopper.extensions import db
-from shopper.orgs.models import Organization, Site
+from shopper.orgs.models import Organization, Role, Site
 from shopper.timeutil import UTCDateTime, utcnow
 
 
@@ -78,6 +80,20 @@ class Audit(db.Model):
     findings: Mapped[list[Finding]] = relationship(
         back_populates="audit", cascade="all, delete-orphan", order_by="Finding.position"
     )
+
+    @classmethod
+    def visible_to(cls, access) -> ColumnElement[bool]:
+        """Which of the organization's audits `access` (shopper.orgs.access.Access) may see; the access layer
+        applies it to every load: owners and managers see every audit, anyone else the audits they walk."""
+        if access.role_enum.at_least(Role.MANAGER):
+            return true()
+        return cls.auditor_id == access.user_id
+
+    @classmethod
+    def loaded_with(cls) -> tuple:
+        """What the access layer loads with an audit it opens: every audit page and phone write reads the pinned
+        definition."""
+        return (joinedload(cls.version),)
 
     @property
     def definition(self) -> dict[str, Any]:

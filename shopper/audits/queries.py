@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import selectinload
 
-from shopper.audits.models import Audit, AuditStatus
+from shopper.audits.models import Audit, AuditEvent, AuditStatus
 from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import visible
 from shopper.extensions import db
@@ -66,3 +66,8 @@ def known_to(org_id: int) -> Select[tuple[Checklist]]:
     checklists stay known through the audits they made), for filters and dashboards."""
     walked = exists().where(Audit.checklist_id == Checklist.id, Audit.org_id == org_id)
     return select(Checklist).where(or_(visible(org_id), walked))
+
+
+def events_of(audit: Audit) -> list[AuditEvent]:
+    """The audit's history (assigned, started, submitted, reopened), oldest first."""
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.audit_id == audit.id).order_by(AuditEvent.at)))

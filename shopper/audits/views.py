@@ -3,31 +3,50 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from io import BytesIO
 
 import segno
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.audits import service
-from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.forms import AuditFilterForm, ReopenForm, StartAuditForm, StartLinkForm, SubmitForm
-from shopper.audits.models import Audit, AuditEvent, Photo
+from shopper.audits.models import Audit, Photo
 from shopper.audits.progress import walk_progress
-from shopper.audits.queries import audits_of, filtered, known_to, with_list_columns
+from shopper.audits.queries import audits_of, events_of, filtered, known_to, with_list_columns
 from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import visible_to
 from shopper.events import report_changed
 from shopper.extensions import db
 from shopper.media.storage import LocalStorage
-from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
+from shopper.orgs.access import (
+    Access,
+    current_access,
+    current_org,
+    get_or_404,
+    may_see_all_audits,
+    org_blueprint,
+    people,
+    require_role,
+    scoped,
+)
 from shopper.orgs.models import Role, Site
 from shopper.timeutil import utcnow
 
 bp = org_blueprint("audits", __name__, "/audits")
+
+#: What the packages above audits add to an audit's overview (its actions, its report's share links), each a
+#: function (audit, access) -> template values, registered with `overview_part`: the page gets its data from its
+#: view, and audits imports none of those packages.
+_overview_parts: list[Callable[[Audit, Access], dict]] = []
+
+
+def overview_part(part: Callable[[Audit, Access], dict]) -> Callable[[Audit, Access], dict]:
+    _overview_parts.append(part)
+    return part
 
 
 def _runnable_checklists() -> list[Checklist]:
@@ -86,8 +105,8 @@ def new():
         try:
             audit = service.start_audit(
                 org_id=current_org().id,
-                checklist=db.session.get(Checklist, form.checklist_id.data),
-                site=db.session.get(Site, form.site_id.data),
+                checklist=next(c for c in checklists if c.id == form.checklist_id.data),
+                site=next(s for s in sites if s.id == form.site_id.data),
                 auditor_id=form.auditor_id.data,
                 created_by_id=current_user.id,
                 scenario=form.scenario.data or "",
@@ -121,9 +140,9 @@ def _progress(audit: Audit):
 
 @bp.get("/<int:audit_id>")
 def overview(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     service.open_audit(audit, current_user.id, utcnow())
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.audit_id == audit.id).order_by(AuditEvent.at)).all()
+    events = events_of(audit)
     link = url_for(".overview", audit_id=audit.id, _external=True)
     qr = None
     if not audit.is_submitted and may_see_all_audits():
@@ -137,12 +156,13 @@ def overview(audit_id: int):
         qr=qr,
         reopen_form=ReopenForm(),
         can_reopen=audit.is_submitted and may_see_all_audits(),
+        **{name: value for part in _overview_parts for name, value in part(audit, current_access()).items()},
     )
 
 
 @bp.get("/<int:audit_id>/walk/<touchpoint_key>")
 def walk(audit_id: int, touchpoint_key: str):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     touchpoints = audit.definition["touchpoints"]
     keys = [tp["key"] for tp in touchpoints]
     if touchpoint_key not in keys:
@@ -167,7 +187,7 @@ def walk(audit_id: int, touchpoint_key: str):
 
 @bp.get("/<int:audit_id>/review")
 def review(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return render_template(
         "audits/review.html",
         audit=audit,
@@ -180,7 +200,7 @@ def review(audit_id: int):
 
 @bp.post("/<int:audit_id>/submit")
 def submit(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     form = SubmitForm()
     if not form.validate_on_submit():
         abort(400)
@@ -204,7 +224,7 @@ def submit(audit_id: int):
 @bp.post("/<int:audit_id>/reopen")
 @require_role(Role.MANAGER)
 def reopen(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     form = ReopenForm()
     if form.validate_on_submit():
         try:
@@ -221,7 +241,7 @@ def reopen(audit_id: int):
 @bp.get("/<int:audit_id>/offline.json")
 def offline_manifest(audit_id: int):
     """Every URL the walk needs with no network: the service worker fetches and keeps them."""
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     urls = [
         url_for("orgs.home"),
         url_for(".overview", audit_id=audit.id),
@@ -236,10 +256,8 @@ def offline_manifest(audit_id: int):
 @bp.get("/<int:audit_id>/photos/<photo_id>/<any(display, print, thumb):rendition>.jpg")
 def photo_file(audit_id: int, photo_id: str, rendition: str):
     """Photos are served only here, to members who may see the audit, never from /static."""
-    audit = get_audit_or_404(audit_id)
-    photo = db.session.get(Photo, photo_id.lower())
-    if photo is None or photo.audit_id != audit.id:
-        abort(404)
+    audit = get_or_404(Audit, audit_id)
+    photo = get_or_404(Photo, photo_id.lower(), parent=audit)
     storage = LocalStorage(current_app.config["MEDIA_ROOT"])
     key = service.photo_key(audit, photo.id, rendition)
     if not storage.exists(key):

@@ -58,6 +58,22 @@ def visible_to(org_id: int):
     return select(Checklist).where(visible(org_id))
 
 
+def published_checklists(org_id: int) -> list[Checklist]:
+    """The organization's own checklists with a published version, not archived, by title: what a consultancy
+    starts for several clients at once."""
+    return list(
+        db.session.scalars(
+            select(Checklist)
+            .where(
+                Checklist.org_id == org_id,
+                Checklist.current_version_id.is_not(None),
+                Checklist.archived_at.is_(None),
+            )
+            .order_by(Checklist.title)
+        )
+    )
+
+
 def may_run(checklist: Checklist, org_id: int) -> bool:
     if checklist.org_id == org_id:
         return True

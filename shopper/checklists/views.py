@@ -119,10 +119,7 @@ def import_file():
 
 def _visible_or_404(checklist_id: int) -> Checklist:
     """The organization's own checklist, or a consultancy's checklist shared with it (read-only)."""
-    checklist = db.session.scalar(sharing.visible_to(current_org().id).where(Checklist.id == checklist_id))
-    if checklist is None:
-        abort(404)
-    return checklist
+    return get_or_404(Checklist, checklist_id, among=sharing.visible_to(current_org().id))
 
 
 def _detail_page(checklist: Checklist, sharing_form: SharingForm | None = None, status: int = 200, **context):
@@ -157,7 +154,7 @@ def share(checklist_id: int):
     except sharing.SharingError as e:
         db.session.rollback()
         form.shared_with.errors.append(str(e))
-        return _detail_page(db.session.get(Checklist, checklist_id), form, 400)
+        return _detail_page(get_or_404(Checklist, checklist_id), form, 400)
     flash(f"{checklist.title!r} is {sharing.audiences(current_org())[checklist.id]}.", "success")
     return redirect(url_for(".detail", checklist_id=checklist_id))
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from shopper.checklists.models import Checklist
+from shopper.checklists.sharing import published_checklists
 from shopper.clients import service
 from shopper.clients.forms import (
     AcceptClientForm,
@@ -25,7 +25,15 @@ from shopper.clients.models import ClientInvite
 from shopper.extensions import db
 from shopper.forms import ConfirmForm
 from shopper.mail import mail_enabled
-from shopper.orgs.access import current_access, current_org, members_only, org_blueprint, people, require_role
+from shopper.orgs.access import (
+    current_access,
+    current_org,
+    get_or_404,
+    members_only,
+    org_blueprint,
+    people,
+    require_role,
+)
 from shopper.orgs.models import ClientLink, Role
 from shopper.orgs.service import OrgError
 from shopper.orgs.views import flash_mailed
@@ -55,13 +63,6 @@ def _lifetime() -> timedelta:
 
 def _qr(link: str | None) -> str | None:
     return segno.make(link, error="m").svg_inline(scale=5, title="Invitation link") if link else None
-
-
-def _link_or_404(link_id: int, **criteria) -> ClientLink:
-    link = db.session.scalar(select(ClientLink).filter_by(id=link_id, **criteria))
-    if link is None:
-        abort(404)
-    return link
 
 
 # The consultancy's clients -------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def create():
 @require_role(Role.MANAGER)
 @rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def invite_owner(link_id: int):
-    link = _link_or_404(link_id, consultancy_id=current_org().id)
+    link = get_or_404(ClientLink, link_id, parent=current_org(), via=ClientLink.consultancy)
     form = OwnerInviteForm()
     if not form.validate_on_submit():
         for error in form.email.errors:
@@ -166,11 +167,7 @@ def invite_business():
 @bp.post("/invites/<int:client_invite_id>/withdraw")
 @require_role(Role.MANAGER)
 def withdraw_invite(client_invite_id: int):
-    invite = db.session.scalar(
-        select(ClientInvite).where(ClientInvite.id == client_invite_id, ClientInvite.consultancy_id == current_org().id)
-    )
-    if invite is None:
-        abort(404)
+    invite = get_or_404(ClientInvite, client_invite_id, parent=current_org(), via=ClientInvite.consultancy)
     if not ConfirmForm().validate_on_submit():
         return _clients_page(400)
     service.withdraw_client_invite(current_access(), invite, utcnow())
@@ -181,18 +178,7 @@ def withdraw_invite(client_invite_id: int):
 def _bulk_form() -> BulkAuditForm:
     org = current_org()
     form = BulkAuditForm()
-    form.checklist_id.choices = [
-        SelectChoice(c.id, c.title)
-        for c in db.session.scalars(
-            select(Checklist)
-            .where(
-                Checklist.org_id == org.id,
-                Checklist.current_version_id.is_not(None),
-                Checklist.archived_at.is_(None),
-            )
-            .order_by(Checklist.title)
-        )
-    ]
+    form.checklist_id.choices = [SelectChoice(c.id, c.title) for c in published_checklists(org.id)]
     form.client_ids.choices = [
         SelectChoice(link.client_id, link.client.name) for link in service.clients_of(org.id) if link.active
     ]
@@ -213,7 +199,7 @@ def bulk_audits():
             try:
                 audits = service.start_for_clients(
                     current_access(),
-                    db.session.get(Checklist, form.checklist_id.data),
+                    get_or_404(Checklist, form.checklist_id.data),
                     form.client_ids.data,
                     auditor_id=form.auditor_id.data,
                     scenario=form.scenario.data or "",
@@ -252,7 +238,7 @@ def consultancies():
 @members_only
 @require_role(Role.OWNER)
 def revoke(link_id: int):
-    link = _link_or_404(link_id, client_id=current_org().id)
+    link = get_or_404(ClientLink, link_id, parent=current_org(), via=ClientLink.client)
     if not ConfirmForm().validate_on_submit():
         return _consultants_page(400)
     try:
@@ -272,7 +258,7 @@ def revoke(link_id: int):
 @members_only
 @require_role(Role.OWNER)
 def change_role(link_id: int):
-    link = _link_or_404(link_id, client_id=current_org().id)
+    link = get_or_404(ClientLink, link_id, parent=current_org(), via=ClientLink.client)
     form = LinkRoleForm()
     if not form.validate_on_submit():
         flash("Choose one of the listed kinds of access.", "error")

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from shopper.actions.queries import last_improvement
 from shopper.audits.queries import audits_of
-from shopper.database import reads_first
+from shopper.database import ping, reads_first
 from shopper.extensions import db
-from shopper.orgs.access import current_org, scoped
+from shopper.orgs.access import current_access, current_org, scoped
 from shopper.orgs.models import Site
 from shopper.orgs.service import memberships_of
 from shopper.orgs.views import org_bp
@@ -33,7 +33,12 @@ def org_home():
     if current_org().is_consultancy:
         return redirect(url_for("portfolio.index"))
     sites = db.session.scalars(scoped(Site).where(Site.archived_at.is_(None)).order_by(Site.name)).all()
-    return render_template("orgs/home.html", sites=sites, my_audits=audits_of(current_org().id, current_user.id))
+    return render_template(
+        "orgs/home.html",
+        sites=sites,
+        my_audits=audits_of(current_org().id, current_user.id),
+        improved=last_improvement(current_access()),
+    )
 
 
 @bp.get("/healthz")
@@ -41,7 +46,7 @@ def healthz():
     """Answers while a report renders or the phones autosave: it reads, and never waits for the write lock."""
     reads_first()
     try:
-        db.session.execute(text("SELECT 1"))
+        ping()
     except SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503

@@ -3,7 +3,10 @@
 Every organization page lives under /o/<org_slug>/. A blueprint made by `org_blueprint` resolves the organization
 and the signed-in user's access to it once per request, and answers 404, never 403, to anyone without access:
 another organization's pages and rows do not exist for them. Views then load rows only through `scoped()` and
-`get_or_404()`, which add the organization filter, so a guessed id from elsewhere is a 404 too.
+`get_or_404()`, which add the organization filter, so a guessed id from elsewhere is a 404 too. A model may narrow
+that filter with its own `visible_to(access)` rule (who sees which audit or action, by role), which both apply too.
+A child row (a photo of an audit, a share link, a client link of the consultancy) is loaded with
+`get_or_404(Model, id, parent=row)`: only when it belongs to that parent, already loaded through this door.
 
 Access comes from a membership, or through a consultancy: a member of a consultancy with an active client link
 acts inside that client with the link's role (never more than their role in the consultancy). Revoking the link
@@ -18,7 +21,8 @@ from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, select, union
+from sqlalchemy import ColumnElement, Select, select, union
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from shopper.accounts.models import User
@@ -196,13 +200,54 @@ def members_only(view):
     return wrapped
 
 
+def may_see_all_audits() -> bool:
+    """Owners and managers see every audit of the organization; anyone else only the audits they walk."""
+    return current_role().at_least(Role.MANAGER)
+
+
+def visible(access: Access, model) -> Select:
+    """SELECT of the rows of `model` that `access` may see: the organization's rows, narrowed by the model's own
+    `visible_to(access)` criterion where it has one."""
+    query = select(model).where(model.org_id == access.org_id)
+    rule = getattr(model, "visible_to", None)
+    return query if rule is None else query.where(rule(access))
+
+
 def scoped(model) -> Select:
-    """SELECT of `model` limited to the current organization."""
-    return select(model).where(model.org_id == current_org().id)
+    """SELECT of `model` limited to what the signed-in person may see in the current organization."""
+    return visible(current_access(), model)
 
 
-def get_or_404(model, row_id, *criteria, options=()):
-    row = db.session.scalar(scoped(model).where(model.id == row_id, *criteria).options(*options))
+def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | None = None):
+    """The row of `model` with id `row_id` (and `criteria`), else 404.
+
+    By default, among the rows `scoped(model)` selects. With `parent` (a row already loaded through this door),
+    among the rows of `model` that belong to it: the foreign key from `model` to the parent's table decides, or,
+    where there are several (a client link names two organizations), the relationship `via` names, e.g.
+    `via=ClientLink.consultancy`. With `among`, in a SELECT of `model` made by the query function that owns such a
+    rule (the checklists an organization may look at, its consultancies' included). The row comes with what the
+    model's `loaded_with()` names (an audit with its checklist version). Aborts with 404, as for any row of another
+    organization."""
+    if parent is not None:
+        query = select(model).where(_belongs_to(model, parent, via))
+    else:
+        query = scoped(model) if among is None else among
+    loaded_with = getattr(model, "loaded_with", tuple)
+    row = db.session.scalar(query.where(model.id == row_id, *criteria).options(*loaded_with()))
     if row is None:
         abort(404)
     return row
+
+
+def _belongs_to(model, parent, via) -> ColumnElement[bool]:
+    """model.<foreign key> == the parent's key, for the one foreign key from `model` to the parent's table (or
+    `via`'s)."""
+    mapper = sa_inspect(type(parent))
+    if via is not None:
+        pairs = via.property.local_remote_pairs
+    else:
+        pairs = [(fk.parent, fk.column) for fk in model.__table__.foreign_keys if fk.column.table is mapper.local_table]
+    if len(pairs) != 1:
+        raise TypeError(f"{model.__name__} has {len(pairs)} keys to {type(parent).__name__}: name one with via=")
+    ((local, remote),) = pairs
+    return local == getattr(parent, mapper.get_property_by_column(remote).key)

@@ -90,3 +90,23 @@ def share_links_of(audit: Audit) -> list[ShareLink]:
             .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    link: ShareLink
+    status: str
+    usable: bool
+
+
+def _share_status(link: ShareLink, now: datetime) -> tuple[str, bool]:
+    if link.revoked_at is not None:
+        return f"revoked {link.revoked_at.strftime('%d %b %Y')}", False
+    if now >= link.expires_at:
+        return f"expired {link.expires_at.strftime('%d %b %Y')}", False
+    return f"works until {link.expires_at.strftime('%d %b %Y')}", True
+
+
+def share_rows(audit: Audit, now: datetime) -> list[ShareRow]:
+    """For the audit overview: each of the audit's share links with what it does today."""
+    return [ShareRow(link, *_share_status(link, now)) for link in share_links_of(audit)]

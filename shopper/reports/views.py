@@ -15,8 +15,6 @@ SQLite's write lock.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
 from io import BytesIO
 
 from flask import (
@@ -35,14 +33,15 @@ from flask import (
 )
 from flask_login import current_user
 
-from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Photo
 from shopper.audits.service import photo_key
+from shopper.audits.views import overview_part
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.extensions import db
 from shopper.forms import ConfirmForm
 from shopper.orgs.access import (
+    Access,
     current_access,
     current_org,
     get_or_404,
@@ -192,7 +191,7 @@ def _member_links(audit: Audit, report, theme: str) -> service.Links:
 
 @bp.get("/audits/<int:audit_id>/report")
 def report(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     try:
         data = service.load_report(audit)
     except service.ReportNotReady as e:
@@ -212,31 +211,31 @@ def _member_pdf_urls(audit_id: int) -> tuple[str, str, str]:
 @bp.get("/audits/<int:audit_id>/report.pdf")
 def report_pdf(audit_id: int):
     _, status_url, retry_url = _member_pdf_urls(audit_id)
-    return _pdf_response(get_audit_or_404(audit_id), status_url, retry_url)
+    return _pdf_response(get_or_404(Audit, audit_id), status_url, retry_url)
 
 
 @bp.get("/audits/<int:audit_id>/report.pdf/status")
 def report_pdf_status(audit_id: int):
-    return _pdf_status(get_audit_or_404(audit_id), *_member_pdf_urls(audit_id))
+    return _pdf_status(get_or_404(Audit, audit_id), *_member_pdf_urls(audit_id))
 
 
 @bp.post("/audits/<int:audit_id>/report.pdf/retry")
 def report_pdf_retry(audit_id: int):
-    return _pdf_retry(get_audit_or_404(audit_id), url_for(".report_pdf", audit_id=audit_id))
+    return _pdf_retry(get_or_404(Audit, audit_id), url_for(".report_pdf", audit_id=audit_id))
 
 
 @bp.get("/audits/<int:audit_id>/report/brand.css")
 def report_brand_css(audit_id: int):
     """The colours of the brand the report wears and the report font, as CSS custom properties (the page's CSP
     allows no inline style)."""
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     return _css_response(theme_css(brand_of(service.brand_org_of(audit)), _font_url))
 
 
 @bp.get("/audits/<int:audit_id>/report/logo.jpg")
 def report_logo(audit_id: int):
     """The logo of the brand the report wears (the consultancy's, on a co-branded report)."""
-    return _logo_response(service.brand_org_of(get_audit_or_404(audit_id)))
+    return _logo_response(service.brand_org_of(get_or_404(Audit, audit_id)))
 
 
 @bp.get("/reports/brand.css")
@@ -299,35 +298,18 @@ def brand():
     return render_template("reports/brand.html", form=form, org=org, theme_version=_version(theme)), status
 
 
-@dataclass(frozen=True)
-class ShareRow:
-    link: ShareLink
-    status: str
-    usable: bool
-
-
-def _share_status(link: ShareLink, now: datetime) -> tuple[str, bool]:
-    if link.revoked_at is not None:
-        return f"revoked {link.revoked_at.strftime('%d %b %Y')}", False
-    if now >= link.expires_at:
-        return f"expired {link.expires_at.strftime('%d %b %Y')}", False
-    return f"works until {link.expires_at.strftime('%d %b %Y')}", True
-
-
-@bp.app_template_global("report_share_links")
-def report_share_links(audit: Audit) -> list[ShareRow]:
-    """For the audit overview: the audit's share links, for members who may manage them."""
-    if not may_see_all_audits():
-        return []
-    now = utcnow()
-    return [ShareRow(link, *_share_status(link, now)) for link in share.share_links_of(audit)]
+@overview_part
+def _overview_shares(audit: Audit, access: Access) -> dict:
+    """A submitted audit's overview: its share links, for those who may make them (who may also reopen it)."""
+    manages = audit.is_submitted and access.role_enum.at_least(Role.MANAGER)
+    return {"shares": share.share_rows(audit, utcnow()) if manages else []}
 
 
 @bp.post("/audits/<int:audit_id>/report/shares")
 @require_role(Role.MANAGER)
 @rate_limit("RATE_LIMIT_INVITING", per_person=True)
 def create_share(audit_id: int):
-    audit = get_audit_or_404(audit_id)
+    audit = get_or_404(Audit, audit_id)
     form = ShareForm()
     if not form.validate_on_submit():
         flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
@@ -346,8 +328,8 @@ def create_share(audit_id: int):
 @bp.post("/audits/<int:audit_id>/report/shares/<int:link_id>/revoke")
 @require_role(Role.MANAGER)
 def revoke_share(audit_id: int, link_id: int):
-    audit = get_audit_or_404(audit_id)
-    link = get_or_404(ShareLink, link_id, ShareLink.audit_id == audit.id)
+    audit = get_or_404(Audit, audit_id)
+    link = get_or_404(ShareLink, link_id, parent=audit)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     share.revoke_share_link(link, utcnow())
@@ -524,9 +506,7 @@ def logo_shared(token: str):
 @public.get("/<token>/photos/<photo_id>/<any(display, thumb):rendition>.jpg")
 def photo_shared(token: str, photo_id: str, rendition: str):
     link = _shared(token)
-    photo = db.session.get(Photo, photo_id.lower())
-    if photo is None or photo.audit_id != link.audit_id:
-        abort(404)
+    photo = get_or_404(Photo, photo_id.lower(), parent=link.audit)
     try:
         data = service.storage().read(photo_key(link.audit, photo.id, rendition))
     except (FileNotFoundError, ValueError):
