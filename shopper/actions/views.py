@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from io import BytesIO
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -22,8 +21,9 @@ from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Finding
 from shopper.database import slow_before_writing
 from shopper.extensions import db
+from shopper.media import get_storage, serve
 from shopper.media.ingest import ImageRejected
-from shopper.media.storage import LocalStorage
+from shopper.media.keys import proof_key
 from shopper.orgs.access import current_access, current_org, current_role, org_blueprint, people, scoped
 from shopper.orgs.models import Role, Site
 from shopper.reports.rendering import render_soon
@@ -182,7 +182,7 @@ def status(action_id: int):
             form.note.data or "",
             utcnow(),
             photo=photo,
-            storage=LocalStorage(current_app.config["MEDIA_ROOT"]),
+            storage=get_storage(),
         )
     except (service.ActionError, ImageRejected) as e:
         db.session.rollback()
@@ -199,16 +199,7 @@ def proof_photo(action_id: int, rendition: str):
     action = _get_action(action_id)
     if not action.proof_photo_id:
         abort(404)
-    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
-    key = service.proof_key(action, action.proof_photo_id, rendition)
-    if not storage.exists(key):
-        abort(404)
-    response = send_file(
-        BytesIO(storage.read(key)), mimetype="image/jpeg", max_age=3600, etag=f"{action.proof_photo_id}-{rendition}"
-    )
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return serve(proof_key(action, action.proof_photo_id, rendition), etag=f"{action.proof_photo_id}-{rendition}")
 
 
 # From an audit's findings ---------------------------------------------------------------------------------------

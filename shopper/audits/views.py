@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from io import BytesIO
 
 import segno
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -21,7 +20,8 @@ from shopper.audits.state import audit_state
 from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import known_to, visible_to
 from shopper.extensions import db
-from shopper.media.storage import LocalStorage
+from shopper.media import serve
+from shopper.media.keys import photo_key
 from shopper.orgs.access import current_org, org_blueprint, people, require_role, scoped
 from shopper.orgs.models import Role, Site
 from shopper.reports.rendering import render_soon
@@ -240,12 +240,4 @@ def photo_file(audit_id: int, photo_id: str, rendition: str):
     photo = db.session.get(Photo, photo_id.lower())
     if photo is None or photo.audit_id != audit.id:
         abort(404)
-    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
-    key = service.photo_key(audit, photo.id, rendition)
-    if not storage.exists(key):
-        abort(404)
-    data = storage.read(key)  # at most a few hundred KB: simpler than streaming, and any storage backend can do it
-    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=f"{photo.id}-{rendition}")
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return serve(photo_key(audit, photo.id, rendition), etag=f"{photo.id}-{rendition}")

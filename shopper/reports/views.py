@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -37,10 +36,11 @@ from flask_login import current_user
 
 from shopper.audits.access import get_audit_or_404, may_see_all_audits
 from shopper.audits.models import Audit, Photo
-from shopper.audits.service import photo_key
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.extensions import db
+from shopper.media import get_storage, serve
+from shopper.media.keys import logo_key, photo_key
 from shopper.orgs.access import (
     current_access,
     current_org,
@@ -52,7 +52,7 @@ from shopper.orgs.access import (
 from shopper.orgs.forms import ConfirmForm
 from shopper.orgs.models import Organization, Role
 from shopper.reports import bundle, rendering, service, share
-from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css
+from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, page_size_css, theme_css
 from shopper.reports.forms import BrandForm, ShareForm
 from shopper.reports.models import BundleState, ReportBundle, ShareLink
 from shopper.security import rate_limit
@@ -103,18 +103,7 @@ def _logo_response(org: Organization) -> Response:
     """The thumbnail of the organization's logo, from its own storage folder; 404 when it has none."""
     if not org.logo_media_id:
         abort(404)
-    try:
-        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
-    except FileNotFoundError:
-        abort(404)
-    return _image_response(data, f"logo-{org.logo_media_id}")
-
-
-def _image_response(data: bytes, etag: str) -> Response:
-    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=etag)
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return serve(logo_key(org.id, org.logo_media_id, "thumb"), etag=f"logo-{org.logo_media_id}")
 
 
 def _pdf_response(audit: Audit, status_url: str, retry_url: str) -> Response:
@@ -416,7 +405,7 @@ def bundle_zip(bundle_id: int):
     if made.state != BundleState.READY:
         return error_response(409, "This ZIP is not ready: its page says how it is going.")
     try:
-        stream = service.storage().open(made.storage_key)
+        stream = get_storage().open(made.storage_key)
     except FileNotFoundError:
         abort(404)
     response = send_file(
@@ -527,8 +516,4 @@ def photo_shared(token: str, photo_id: str, rendition: str):
     photo = db.session.get(Photo, photo_id.lower())
     if photo is None or photo.audit_id != link.audit_id:
         abort(404)
-    try:
-        data = service.storage().read(photo_key(link.audit, photo.id, rendition))
-    except (FileNotFoundError, ValueError):
-        abort(404)
-    return _image_response(data, f"{photo.id}-{rendition}")
+    return serve(photo_key(link.audit, photo.id, rendition), etag=f"{photo.id}-{rendition}")
