@@ -108,7 +108,11 @@ def test_unsafe_keys_are_refused(backend: Storage, key: str) -> None:
     for operation in (backend.read, backend.open, backend.exists, backend.delete, backend.size, backend.fetchable):
         with pytest.raises(ValueError):
             operation(key)
-    assert keys(backend) == []
+    backend.save("1/2/a.jpg", b"a")
+    for source, target in ((key, "1/2/b.jpg"), ("1/2/a.jpg", key)):
+        with pytest.raises(ValueError):
+            backend.rename(source, target)
+    assert keys(backend) == ["1/2/a.jpg"]
 
 
 def test_store_writes_every_file(backend: Storage) -> None:

@@ -9,6 +9,7 @@ instance role), never from Shopper's configuration.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 import boto3
@@ -20,8 +21,15 @@ from shopper.media.storage import Storage, StoredFile, validate_key, validate_pr
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
-def _missing(error: ClientError) -> bool:
-    return str(error.response.get("Error", {}).get("Code")) in _MISSING
+@contextmanager
+def _not_found(key: str) -> Iterator[None]:
+    """S3's answer for a missing object (404, NoSuchKey) as the FileNotFoundError every backend raises."""
+    try:
+        yield
+    except ClientError as e:
+        if str(e.response.get("Error", {}).get("Code")) in _MISSING:
+            raise FileNotFoundError(key) from None
+        raise
 
 
 class S3Storage(Storage):
@@ -44,23 +52,17 @@ class S3Storage(Storage):
         self.client.upload_fileobj(stream, self.bucket, validate_key(key))
 
     def rename(self, source: str, target: str) -> None:
-        try:
+        with _not_found(source):
             self.client.copy_object(
-                Bucket=self.bucket, Key=validate_key(target), CopySource={"Bucket": self.bucket, "Key": source}
+                Bucket=self.bucket,
+                Key=validate_key(target),
+                CopySource={"Bucket": self.bucket, "Key": validate_key(source)},
             )
-        except ClientError as e:
-            if _missing(e):
-                raise FileNotFoundError(source) from None
-            raise
         self.delete(source)
 
     def open(self, key: str) -> BinaryIO:
-        try:
+        with _not_found(key):
             return self.client.get_object(Bucket=self.bucket, Key=validate_key(key))["Body"]
-        except ClientError as e:
-            if _missing(e):
-                raise FileNotFoundError(key) from None
-            raise
 
     def exists(self, key: str) -> bool:
         try:
@@ -73,12 +75,8 @@ class S3Storage(Storage):
         self.client.delete_object(Bucket=self.bucket, Key=validate_key(key))
 
     def size(self, key: str) -> int:
-        try:
+        with _not_found(key):
             return self.client.head_object(Bucket=self.bucket, Key=validate_key(key))["ContentLength"]
-        except ClientError as e:
-            if _missing(e):
-                raise FileNotFoundError(key) from None
-            raise
 
     def list(self, prefix: str = "") -> Iterator[StoredFile]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
