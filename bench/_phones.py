@@ -357,9 +357,10 @@ def media_check(app) -> tuple[int, str]:
     files without rows and rows without files, and a line that says it all."""
     from shopper.extensions import db
     from shopper.maintenance.media_check import check_media
+    from shopper.media import get_storage
 
     with app.app_context():
-        report = check_media(Path(app.config["MEDIA_ROOT"]), db.session.connection(), grace=0)
+        report = check_media(get_storage(), db.session.connection(), grace=0)
         db.session.remove()
     return len(report.orphans) + len(report.missing), (
         f"{report.files} files: {len(report.orphans)} no row refers to, {len(report.missing)} rows without their "

@@ -56,7 +56,7 @@ def seed(instance: Path):
     from shopper import create_app
     from shopper.audits import service
     from shopper.checklists.service import copy_from_library
-    from shopper.media.storage import LocalStorage
+    from shopper.media import get_storage
     from shopper.orgs.service import add_site, sign_up
     from shopper.timeutil import utcnow
     from tests.images import encode, photo
@@ -79,7 +79,7 @@ def seed(instance: Path):
         service.add_photo(
             audit, user.id, photo_id="0b6c1d3e-1111-4222-8333-944455556666", touchpoint_key="website",
             item_key="web-screenshot", caption="", data=encode(photo((2000, 1500)), "JPEG"),
-            storage=LocalStorage(app.config["MEDIA_ROOT"]), now=utcnow(),
+            storage=get_storage(), now=utcnow(),
         )  # fmt: skip
         walk = f"/o/{org.slug}/audits/{audit.id}/walk/website"
     return app, walk

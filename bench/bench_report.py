@@ -98,7 +98,7 @@ def make_audit(app, definition: dict, photos: list[bytes]) -> int:
     from shopper.checklists import service as checklists
     from shopper.checklists.schema import iter_items
     from shopper.extensions import db
-    from shopper.media.storage import LocalStorage
+    from shopper.media import get_storage
     from shopper.orgs.models import Membership, Organization, Role, Site
     from shopper.timeutil import utcnow
     from tests.test_reports_support import generated_value
@@ -127,7 +127,7 @@ def make_audit(app, definition: dict, photos: list[bytes]) -> int:
             due_on=None,
             now=moment,
         )
-        storage = LocalStorage(app.config["MEDIA_ROOT"])
+        storage = get_storage()
         photo_items = [item["key"] for _, item in iter_items(definition) if item["type"] == "photo"]
         for index, (_, item) in enumerate(iter_items(definition)):
             value = generated_value(item, index)
@@ -167,6 +167,7 @@ def main() -> None:
         from shopper import create_app
         from shopper.audits.models import Audit
         from shopper.extensions import db
+        from shopper.media import get_storage
         from shopper.reports import pdf, service
 
         app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3"})
@@ -198,11 +199,11 @@ def main() -> None:
             with app.app_context():
                 audit = db.session.get(Audit, audit_id)
                 job, _ = service.pdf_job(audit, service.load_report(audit))
-                return pdf.render(job, timeout=120, memory_mb=memory_mb)
+                return pdf.render(service.loadable(job, get_storage()), timeout=120, memory_mb=memory_mb)
 
         with app.app_context():
             audit = db.session.get(Audit, large)
-            job, _ = service.pdf_job(audit, service.load_report(audit))
+            job = service.loadable(service.pdf_job(audit, service.load_report(audit))[0], get_storage())
         photo_names = [name for name in job.media if name.startswith("photo/")]
         bare = pdf.RenderJob(
             html="<html><body>"

@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.home import views as home_views
     from shopper.instance import load_config
     from shopper.maintenance import cli as maintenance_cli
-    from shopper.media import ingest
+    from shopper.media import check_config, ingest
     from shopper.orgs import views as orgs_views
     from shopper.pwa import views as pwa_views
     from shopper.reports import views as reports_views
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     text.init_app(app)  # before any route is added: it sets the URL converters
     load_config(app, test_config)
     ingest.set_decode_concurrency(app.config["IMAGE_DECODE_CONCURRENCY"])
+    check_config(app)
 
     db.init_app(app)
     database.init_app(app)

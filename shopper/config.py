@@ -27,6 +27,14 @@ WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: an auditor
 MAX_CONTENT_LENGTH = 25 * 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
 
+# Media (photos, logos, cached PDFs): "local" keeps them in MEDIA_ROOT (default: the instance folder's media/);
+# "s3" in the S3-compatible bucket S3_BUCKET, at S3_ENDPOINT_URL (None: AWS itself) in S3_REGION, with credentials
+# from boto3's usual places (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, an instance role).
+MEDIA_STORAGE = "local"
+S3_BUCKET = None
+S3_ENDPOINT_URL = None
+S3_REGION = None
+
 # Photos each worker process decodes at once; a big one may hold ~0.5 GB meanwhile (see shopper/media/ingest.py).
 # Another upload waits up to 10 s for a turn, then is answered 503 with Retry-After, and the phone sends it again.
 IMAGE_DECODE_CONCURRENCY = 2

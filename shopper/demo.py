@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
@@ -23,7 +22,7 @@ from shopper.checklists.models import Checklist
 from shopper.checklists.service import copy_from_library
 from shopper.demo_clients import load_demo_clients
 from shopper.extensions import db
-from shopper.media.storage import LocalStorage
+from shopper.media import get_storage
 from shopper.orgs.models import Membership, Organization, OrgKind, Role, Site
 from shopper.reports.brand import store_logo
 from shopper.timeutil import utcnow
@@ -245,7 +244,7 @@ def _brand_demo(org: Organization) -> None:
         return
     for name, value in DEMO_BRAND.items():
         setattr(org, name, value)
-    org.logo_media_id = store_logo(org.id, _demo_logo(), LocalStorage(current_app.config["MEDIA_ROOT"]))
+    org.logo_media_id = store_logo(org.id, _demo_logo(), get_storage())
     db.session.commit()
 
 
@@ -305,7 +304,7 @@ def _submitted_demo_audit(org: Organization) -> None:
         due_on=None,
         now=moment,
     )
-    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
+    storage = get_storage()
     photos = {}
     for touchpoint_key, item_key, caption, (dark, light) in DEMO_PHOTOS:
         photos.setdefault(touchpoint_key, []).append((item_key, caption, _demo_photo(caption, dark, light)))

@@ -14,9 +14,10 @@ import pytest
 
 from shopper.extensions import db
 from shopper.jobs import run_pending
+from shopper.media import get_storage
 from shopper.orgs.models import Organization, Role
 from shopper.reports import bundle
-from shopper.reports.service import pdf_filename, storage
+from shopper.reports.service import pdf_filename
 from shopper.timeutil import utcnow
 from tests.conftest import download, make_app
 from tests.factories import PASSWORD, SMALL_CHECKLIST
@@ -137,7 +138,7 @@ def test_zip_entries_are_client_slug_and_pdf_name_only(app, client, make, login)
         made = bundle.request_bundle(db.session.get(Organization, firm.id), manager.id, utcnow())
         run_pending()
         db.session.refresh(made)
-        data = storage().read(made.storage_key)
+        data = get_storage().read(made.storage_key)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
             assert name == "README.txt" or re.fullmatch(r"[a-z0-9-]+/[a-z0-9-]+\.pdf", name), name

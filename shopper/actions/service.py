@@ -20,13 +20,14 @@ from shopper.actions.rules import Change, may_change
 from shopper.audits.models import Audit, Finding
 from shopper.database import write_transaction
 from shopper.extensions import db
+from shopper.media import remove, store
 from shopper.media.ingest import ingest_image
+from shopper.media.keys import PROOF_RENDITIONS, proof_key
 from shopper.media.storage import Storage
 from shopper.orgs.access import Access, people
 
 MAX_TITLE = 200
 MAX_TEXT = 5000
-PROOF_RENDITIONS = ("display", "thumb")
 
 
 class ActionError(ValueError):
@@ -241,10 +242,6 @@ def edit_action(action: Action, actor: Access, data: ActionInput, now: datetime)
     return reassigned
 
 
-def proof_key(action: Action, photo_id: str, rendition: str) -> str:
-    return f"{action.org_id}/actions/{action.id}/{photo_id}-{rendition}.jpg"
-
-
 def change_status(
     action: Action,
     actor: Access,
@@ -275,15 +272,16 @@ def change_status(
 
     old_photo = action.proof_photo_id
     new_photo = None
+    saved: list[str] = []
     if photo is not None:
         if storage is None:
             raise ValueError("a photo needs a storage")
         image = ingest_image(photo)  # raises ImageRejected before anything is written
         new_photo = str(uuid.uuid4())
+        saved = store(
+            storage, {proof_key(action, new_photo, name): image.renditions[name].data for name in PROOF_RENDITIONS}
+        )
     try:
-        if new_photo and storage is not None:  # inside the try: a full disk on the second file removes the first
-            for name in PROOF_RENDITIONS:
-                storage.save(proof_key(action, new_photo, name), image.renditions[name].data)
         with write_transaction():  # the photo is decoded and stored: the write lock is held for the write only
             _check(actor, Change.STATUS, action, target)  # again, on what is committed now
             if target == action.status_enum:
@@ -305,13 +303,11 @@ def change_status(
             action.updated_at = now
             _event(action, actor.user_id, "status", summary + ".", now)
     except BaseException:
-        if new_photo and storage is not None:
-            for name in PROOF_RENDITIONS:
-                storage.delete(proof_key(action, new_photo, name))
+        if storage is not None:
+            remove(storage, saved)
         raise
     if new_photo and old_photo and storage is not None:
-        for name in PROOF_RENDITIONS:
-            storage.delete(proof_key(action, old_photo, name))
+        remove(storage, [proof_key(action, old_photo, name) for name in PROOF_RENDITIONS])
 
 
 # Reminders --------------------------------------------------------------------------------------------------------

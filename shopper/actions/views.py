@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from io import BytesIO
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -21,8 +20,9 @@ from shopper.audits.views import overview_part
 from shopper.database import slow_before_writing
 from shopper.events import report_changed
 from shopper.extensions import db
+from shopper.media import get_storage, serve
 from shopper.media.ingest import ImageRejected
-from shopper.media.storage import LocalStorage
+from shopper.media.keys import proof_key
 from shopper.orgs.access import (
     Access,
     current_access,
@@ -178,7 +178,7 @@ def status(action_id: int):
             form.note.data or "",
             utcnow(),
             photo=photo,
-            storage=LocalStorage(current_app.config["MEDIA_ROOT"]),
+            storage=get_storage(),
         )
     except (service.ActionError, ImageRejected) as e:
         db.session.rollback()
@@ -195,16 +195,7 @@ def proof_photo(action_id: int, rendition: str):
     action = get_or_404(Action, action_id)
     if not action.proof_photo_id:
         abort(404)
-    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
-    key = service.proof_key(action, action.proof_photo_id, rendition)
-    if not storage.exists(key):
-        abort(404)
-    response = send_file(
-        BytesIO(storage.read(key)), mimetype="image/jpeg", max_age=3600, etag=f"{action.proof_photo_id}-{rendition}"
-    )
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return serve(proof_key(action, action.proof_photo_id, rendition), etag=f"{action.proof_photo_id}-{rendition}")
 
 
 # From an audit's findings ---------------------------------------------------------------------------------------

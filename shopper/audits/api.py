@@ -7,7 +7,7 @@ site cannot send a custom header to us without a CORS preflight, which we never 
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_login import current_user
 
 from shopper.audits import service
@@ -16,8 +16,8 @@ from shopper.audits.state import audit_state
 from shopper.database import reads_first
 from shopper.events import report_changed
 from shopper.extensions import csrf
+from shopper.media import get_storage
 from shopper.media.ingest import MAX_UPLOAD_BYTES, ImageRejected
-from shopper.media.storage import LocalStorage
 from shopper.orgs.access import get_or_404, org_blueprint
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
@@ -28,10 +28,6 @@ bp = org_blueprint("audits_api", __name__, "/api/audits")
 bp.url_value_preprocessor(lambda endpoint, values: reads_first())
 csrf.exempt(bp)
 rate_limit("RATE_LIMIT_API", per_person=True)(bp)
-
-
-def storage() -> LocalStorage:
-    return LocalStorage(current_app.config["MEDIA_ROOT"])
 
 
 @bp.errorhandler(service.AuditError)
@@ -108,7 +104,7 @@ def post_photo(audit_id: int):
         item_key=request.form.get("item_key") or None,
         caption=request.form.get("caption", ""),
         data=data,
-        storage=storage(),
+        storage=get_storage(),
         now=utcnow(),
         op_id=key,
     )
@@ -126,7 +122,7 @@ def patch_photo(audit_id: int, photo_id: str):
 def delete_photo(audit_id: int, photo_id: str):
     key = _key()
     audit = get_or_404(Audit, audit_id)
-    return _reply(service.delete_photo(audit, current_user.id, key, photo_id, storage(), utcnow()))
+    return _reply(service.delete_photo(audit, current_user.id, key, photo_id, get_storage(), utcnow()))
 
 
 @bp.post("/<int:audit_id>/submit")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +44,10 @@ from shopper.checklists.scoring import Finding as ScoredFinding
 from shopper.checklists.sharing import may_run
 from shopper.database import write_transaction
 from shopper.extensions import db
+from shopper.media import remove, store
 from shopper.media.ingest import IngestedImage, ingest_image
+from shopper.media.keys import PHOTO_RENDITIONS as RENDITIONS
+from shopper.media.keys import photo_key, upload_key
 from shopper.media.storage import Storage
 from shopper.orgs.access import people
 from shopper.orgs.models import Site
@@ -55,7 +57,6 @@ MAX_CAPTION = 300
 MAX_SCENARIO = 2000
 OP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-RENDITIONS = ("display", "print", "thumb")
 
 
 class AuditError(ValueError):
@@ -436,10 +437,6 @@ def save_visit(
 # Photos --------------------------------------------------------------------------------------------------------
 
 
-def photo_key(audit: Audit, photo_id: str, rendition: str) -> str:
-    return f"{audit.org_id}/{audit.id}/{photo_id}-{rendition}.jpg"
-
-
 PHOTO_STATE = ("id", "touchpoint_key", "item_key", "caption", "caption_ts", "width", "height")
 GONE = "This photo was deleted from the audit, so it is not stored again and its caption cannot change."
 NO_SUCH_PHOTO = "There is no such photo in this audit."
@@ -528,8 +525,7 @@ def add_photo(
     db.session.commit()  # no transaction stays open while the image is decoded
     image: IngestedImage | None = ingest_image(data) if known is None else None  # raises ImageRejected
     final = {name: photo_key(audit, photo_id, name) for name in RENDITIONS}
-    mine = {name: f"{key}.{secrets.token_hex(8)}.part" for name, key in final.items()}
-    saved: list[str] = []
+    mine = {name: upload_key(key) for name, key in final.items()}
 
     def apply() -> Applied:
         place = _photo_place(photo_id)
@@ -570,15 +566,11 @@ def add_photo(
             for name in RENDITIONS:
                 storage.rename(mine[name], final[name])
 
+    saved = store(storage, {mine[name]: image.renditions[name].data for name in RENDITIONS} if image else {})
     try:
-        if image is not None:
-            for name in RENDITIONS:
-                saved.append(mine[name])
-                storage.save(mine[name], image.renditions[name].data)
         return _idempotent(op_id, digest, audit, user_id, "photo", now, apply, finish=move_in)
     finally:
-        for key in saved:  # the winner's files have moved; anyone else's are deleted, and only theirs
-            storage.delete(key)
+        remove(storage, saved)  # the winner's files have moved; anyone else's are deleted, and only theirs
 
 
 def _set_caption():
@@ -684,8 +676,7 @@ def delete_photo(audit: Audit, user_id: int, op_id: str, photo_id: str, storage:
         submitted="Photos of a submitted audit are kept as evidence.",
         finish=finish,
     )
-    for key in to_delete:  # after the commit; the tombstone stops any upload from writing these keys again
-        storage.delete(key)
+    remove(storage, to_delete)  # after the commit; the tombstone stops any upload from writing these keys again
     return result
 
 

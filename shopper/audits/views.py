@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from io import BytesIO
 
 import segno
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -21,7 +20,8 @@ from shopper.checklists.models import Checklist
 from shopper.checklists.sharing import visible_to
 from shopper.events import report_changed
 from shopper.extensions import db
-from shopper.media.storage import LocalStorage
+from shopper.media import serve
+from shopper.media.keys import photo_key
 from shopper.orgs.access import (
     Access,
     current_access,
@@ -258,12 +258,4 @@ def photo_file(audit_id: int, photo_id: str, rendition: str):
     """Photos are served only here, to members who may see the audit, never from /static."""
     audit = get_or_404(Audit, audit_id)
     photo = get_or_404(Photo, photo_id.lower(), parent=audit)
-    storage = LocalStorage(current_app.config["MEDIA_ROOT"])
-    key = service.photo_key(audit, photo.id, rendition)
-    if not storage.exists(key):
-        abort(404)
-    data = storage.read(key)  # at most a few hundred KB: simpler than streaming, and any storage backend can do it
-    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=f"{photo.id}-{rendition}")
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return serve(photo_key(audit, photo.id, rendition), etag=f"{photo.id}-{rendition}")

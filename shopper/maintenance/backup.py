@@ -6,8 +6,9 @@ A backup is a new directory:
     shopper.sqlite3   SQLite: a copy made with SQLite's online backup API, in one read transaction, so it is one
                       consistent moment while the app keeps writing (WAL lets writers go on)
     shopper.pgdump    PostgreSQL: pg_dump's custom format, taken from the same snapshot as the counts
-    media/            the media folder, copied after the database: every file a row of the copy needs, plus
-                      perhaps files of uploads that came later (harmless; `media check` lists them)
+    media/            the media storage (its folder, or its S3 bucket), copied after the database: every file a
+                      row of the copy needs, plus perhaps files of uploads that came later (harmless; `media check`
+                      lists them)
 
 A directory rather than a .tar.gz: photos and PDFs are compressed already, so gzip would only cost time, and plain
 files let rsync or restic send just the new photos of each nightly copy. It is built under a hidden name beside
@@ -34,7 +35,9 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, func, inspect, literal, select, table, text
 
-from shopper.maintenance.media_check import TEMP_NAME, Reference, referenced_files, walk_media
+from shopper.maintenance.media_check import Reference, referenced_files
+from shopper.media.keys import TEMP_NAME
+from shopper.media.storage import LocalStorage, Storage, walk
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -71,7 +74,7 @@ def sha256_of(path: Path) -> str:
 # Taking a backup ----------------------------------------------------------------------------------------------
 
 
-def make_backup(dest: Path, engine: Engine, media_root: Path, now: datetime) -> BackupResult:
+def make_backup(dest: Path, engine: Engine, media: Storage, now: datetime) -> BackupResult:
     """Copy the database, then the media, into the new directory `dest`. Raises BackupError (nothing is left
     behind then)."""
     dest = Path(dest).absolute()
@@ -86,10 +89,10 @@ def make_backup(dest: Path, engine: Engine, media_root: Path, now: datetime) -> 
         if engine.dialect.name == "sqlite":
             database, facts = _copy_sqlite(engine, work)
         elif engine.dialect.name == "postgresql":
-            database, facts = _dump_postgresql(engine, work, media_root)
+            database, facts = _dump_postgresql(engine, work, media)
         else:
             raise BackupError(f"Backups of {engine.dialect.name} databases are not supported.")
-        files, size = copy_tree(Path(media_root), work / MEDIA)
+        files, size = copy_out(media, work / MEDIA)
         manifest = {
             "format": FORMAT,
             "created_at": now.isoformat(timespec="seconds"),
@@ -205,7 +208,22 @@ def pg_restore_command(dump: str) -> str:
     return shlex.join(["pg_restore", *PG_RESTORE_OPTIONS]) + f' --dbname="$DATABASE_URL" {shlex.quote(dump)}'
 
 
-def _dump_postgresql(engine: Engine, work: Path, media_root: Path) -> tuple[dict, _Facts]:
+def media_copy_command(media: Storage, folder: str, restore: bool = False) -> str:
+    """The command that copies the media storage into the backup's folder `folder` (or back, to restore), for
+    people: `cp -a` for a media folder, `aws s3 sync` for a bucket."""
+    from shopper.media.s3 import S3Storage  # only here: boto3 is imported where S3 is used
+
+    if isinstance(media, S3Storage):
+        endpoint = f" --endpoint-url {shlex.quote(media.endpoint_url)}" if media.endpoint_url else ""
+        bucket = f"s3://{media.bucket}"
+        source, target = (f"{folder}/", bucket) if restore else (bucket, f"{folder}/")
+        return f"aws s3 sync{endpoint} {source} {target}"
+    root = str(media.root) if isinstance(media, LocalStorage) else "MEDIA_ROOT"
+    source, target = (folder, root) if restore else (root, folder)
+    return f"cp -a {source}/. {target}/"
+
+
+def _dump_postgresql(engine: Engine, work: Path, media: Storage) -> tuple[dict, _Facts]:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         raise BackupError(
@@ -213,7 +231,7 @@ def _dump_postgresql(engine: Engine, work: Path, media_root: Path) -> tuple[dict
             "programs (Debian: apt-get install postgresql-client, of the server's major version or newer) and run "
             "the backup again. To copy by hand instead, dump the database first, then copy the media:\n"
             f"  mkdir -m 700 DEST && {pg_dump_command('DEST/' + POSTGRES_DUMP)}\n"
-            f"  cp -a {media_root}/. DEST/{MEDIA}/"
+            f"  {media_copy_command(media, 'DEST/' + MEDIA)}"
         )
     target = work / POSTGRES_DUMP
     uri, env = libpq(engine)
@@ -238,23 +256,41 @@ def _dump_postgresql(engine: Engine, work: Path, media_root: Path) -> tuple[dict
     }, facts
 
 
-def copy_tree(source: Path, target: Path) -> tuple[int, int]:
-    """Copy the files under `source` into `target` (made if needed), keeping their times; temp files of writes
-    under way are left out, and a file removed meanwhile is skipped. Returns the files and bytes copied."""
+def copy_out(media: Storage, target: Path) -> tuple[int, int]:
+    """Copy what `media` stores into the folder `target` (made if needed), keeping the files' times; temp files of
+    writes under way are left out, and a file removed meanwhile is skipped. Returns the files and bytes copied."""
     target.mkdir(mode=0o750, parents=True, exist_ok=True)
     files = size = 0
-    for file in walk_media(source):
+    for file in media.list():
         if TEMP_NAME.fullmatch(Path(file.key).name):
             continue
         destination = target / file.key
         destination.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         try:
-            shutil.copy2(source / file.key, destination, follow_symlinks=False)
+            with media.open(file.key) as stream, destination.open("wb") as copy:
+                shutil.copyfileobj(stream, copy, 1024 * 1024)
         except FileNotFoundError:
+            destination.unlink(missing_ok=True)
             continue
+        os.utime(destination, (file.modified, file.modified))
         files += 1
         size += destination.lstat().st_size
     return files, size
+
+
+def copy_in(source: Path, media: Storage) -> None:
+    """Store the files of the backup folder `source` in `media`, each written whole (temp files are left out)."""
+    for file in walk(source):
+        if TEMP_NAME.fullmatch(Path(file.key).name):
+            continue
+        with (source / file.key).open("rb") as stream:
+            try:
+                media.save_stream(file.key, stream)
+            except ValueError:
+                raise BackupError(
+                    f"The backup's media folder holds {file.key!r}, which is not a name Shopper stores: move it out "
+                    f"of {source} and run the restore again."
+                ) from None
 
 
 # Restoring ----------------------------------------------------------------------------------------------------
@@ -283,7 +319,7 @@ def verify_backup(source: Path) -> dict[str, Any]:
         raise BackupError(f"The backup has no database copy ({copy} is missing).")
     if sha256_of(copy) != database["sha256"]:
         raise BackupError(f"{copy} does not match the checksum in the manifest: this backup is damaged.")
-    found = [file for file in walk_media(source / MEDIA)]
+    found = list(walk(source / MEDIA))
     expected = (manifest["media"]["files"], manifest["media"]["bytes"])
     if (len(found), sum(file.bytes for file in found)) != expected:
         raise BackupError(
@@ -302,7 +338,7 @@ def existing_rows(engine: Engine) -> list[str]:
         ]
 
 
-def restore_backup(source: Path, engine: Engine, media_root: Path, force: bool = False) -> dict[str, Any]:
+def restore_backup(source: Path, engine: Engine, media: Storage, force: bool = False) -> dict[str, Any]:
     """Restore the database and the media of the backup at `source` into this instance, and return its manifest.
 
     Raises BackupError before changing anything when the backup is damaged, is of the other kind of database, or
@@ -323,8 +359,8 @@ def restore_backup(source: Path, engine: Engine, media_root: Path, force: bool =
     if kind == "sqlite":
         _restore_sqlite(copy, sqlite_path(engine))
     else:
-        _restore_postgresql(copy, engine)
-    copy_tree(source / MEDIA, Path(media_root))
+        _restore_postgresql(copy, engine, media)
+    copy_in(source / MEDIA, media)
     with engine.connect() as connection:
         counts = _facts(connection).counts
     if counts != manifest["counts"]:
@@ -342,14 +378,14 @@ def _restore_sqlite(copy: Path, target: Path) -> None:
             live.execute("PRAGMA journal_mode=WAL")
 
 
-def _restore_postgresql(copy: Path, engine: Engine) -> None:
+def _restore_postgresql(copy: Path, engine: Engine, media: Storage) -> None:
     pg_restore = shutil.which("pg_restore")
     if pg_restore is None:
         raise BackupError(
             "pg_restore is not installed on this server, so nothing was restored. Install PostgreSQL's client "
             "programs (Debian: apt-get install postgresql-client) and run the restore again, or restore by hand:\n"
             f"  {pg_restore_command(str(copy))}\n"
-            f"  cp -a {copy.parent / MEDIA}/. MEDIA_ROOT/"
+            f"  {media_copy_command(media, str(copy.parent / MEDIA), restore=True)}"
         )
     uri, env = libpq(engine)
     run = subprocess.run(

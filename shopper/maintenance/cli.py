@@ -14,14 +14,9 @@ from flask.cli import with_appcontext
 from shopper.database import reads_first, write_transaction
 from shopper.extensions import db
 from shopper.maintenance.backup import BackupError, make_backup, read_manifest, restore_backup
-from shopper.maintenance.media_check import (
-    GRACE_SECONDS,
-    MediaReport,
-    StoredFile,
-    check_media,
-    forget_missing_pdfs,
-    remove_files,
-)
+from shopper.maintenance.media_check import GRACE_SECONDS, MediaReport, check_media, forget_missing_pdfs, remove_files
+from shopper.media import get_storage
+from shopper.media.storage import Storage, StoredFile
 from shopper.timeutil import utcnow
 
 
@@ -41,17 +36,14 @@ def _size(n: int) -> str:
     return f"{n / 1024:.1f} GB"
 
 
-def _media_root() -> Path:
-    return Path(current_app.config["MEDIA_ROOT"])
-
-
 @click.command("backup")
 @click.argument("dest", type=click.Path(path_type=Path))
 @with_appcontext
 def backup_command(dest: Path) -> None:
-    """Copy the database, then the media folder, into the new directory DEST, while the server runs."""
+    """Copy the database, then the media (its folder, or its S3 bucket), into the new directory DEST, while the
+    server runs."""
     try:
-        result = make_backup(dest, db.engine, _media_root(), utcnow())
+        result = make_backup(dest, db.engine, get_storage(), utcnow())
     except BackupError as e:
         raise click.ClickException(str(e)) from None
     except (OSError, sqlite3.Error) as e:  # a full disk, most often
@@ -65,7 +57,7 @@ def backup_command(dest: Path) -> None:
     )
     if media["missing"]:
         click.echo(
-            f"Warning: {len(media['missing'])} files that rows of the copy refer to were not in the media folder "
+            f"Warning: {len(media['missing'])} files that rows of the copy refer to were not in the media storage "
             "(removed meanwhile, or already missing); `flask --app shopper media check` lists them.",
             err=True,
         )
@@ -76,8 +68,8 @@ def backup_command(dest: Path) -> None:
 @click.option("--force", is_flag=True, help="Replace a database that already has data.")
 @with_appcontext
 def restore_command(source: Path, force: bool) -> None:
-    """Restore the backup in the directory SOURCE into this instance: its database, then its media folder.
-    Stop the server first."""
+    """Restore the backup in the directory SOURCE into this instance: its database, then its media (into the media
+    folder, or the S3 bucket). Stop the server first."""
     scripts = ScriptDirectory(current_app.extensions["migrate"].directory)
     head = scripts.get_current_head()
     try:
@@ -90,7 +82,7 @@ def restore_command(source: Path, force: bool) -> None:
                     f"This backup was made by a newer version of Shopper (database revision {revision}; this one "
                     f"knows up to {head}). Restore it with that version or a later one."
                 ) from None
-        manifest = restore_backup(source, db.engine, _media_root(), force=force)
+        manifest = restore_backup(source, db.engine, get_storage(), force=force)
     except BackupError as e:
         raise click.ClickException(str(e)) from None
     except (OSError, sqlite3.Error) as e:  # a full disk, most often
@@ -105,12 +97,12 @@ def restore_command(source: Path, force: bool) -> None:
     )
     if revision != head:
         click.echo("The backup's database is from an older version: run `flask --app shopper db upgrade` next.")
-    click.echo("Then `flask --app shopper media check` compares the media folder with the restored rows.")
+    click.echo("Then `flask --app shopper media check` compares the media storage with the restored rows.")
 
 
 @click.group("media")
 def media_group() -> None:
-    """The media folder: photos, after photos, logos and cached PDFs."""
+    """The media storage: photos, after photos, logos, cached PDFs and ZIPs."""
 
 
 def _listing(files: list[StoredFile], now: float, note: str = "") -> None:
@@ -120,8 +112,9 @@ def _listing(files: list[StoredFile], now: float, note: str = "") -> None:
         click.echo(f"  {file.key}  {_size(file.bytes)}, {age}{note}")
 
 
-def _print(report: MediaReport, root: Path, grace_minutes: int, now: float, fixed: bool, dropped: int) -> None:
-    click.echo(f"Media folder {root}: {report.files} files.")
+def _print(report: MediaReport, media: Storage, grace_minutes: int, now: float, fixed: bool, dropped: int) -> None:
+    where = media.describe()
+    click.echo(f"{where[:1].upper()}{where[1:]}: {report.files} files.")
     done = "  [removed]" if fixed else ""
     if report.orphans:
         click.echo(f"Files no row refers to: {len(report.orphans)}")
@@ -159,18 +152,18 @@ def _print(report: MediaReport, root: Path, grace_minutes: int, now: float, fixe
 )
 @with_appcontext
 def media_check(fix: bool, grace_minutes: int) -> None:
-    """List files in MEDIA_ROOT without rows, and rows without their files. Exits 1 while problems remain."""
-    root = _media_root()
+    """List stored files without rows, and rows without their files. Exits 1 while problems remain."""
+    media = get_storage()
     reads_first()  # the check only reads: it never holds SQLite's write lock
     now = utcnow().timestamp()
-    report = check_media(root, db.session.connection(), now=now, grace=grace_minutes * 60)
+    report = check_media(media, db.session.connection(), now=now, grace=grace_minutes * 60)
     db.session.commit()
     dropped = 0
     if fix:
-        remove_files(root, report.orphans + report.temp_files)
+        remove_files(media, report.orphans + report.temp_files)
         with write_transaction():
             dropped = forget_missing_pdfs(db.session.connection(), report.missing)
-    _print(report, root, grace_minutes, now, fix, dropped)
+    _print(report, media, grace_minutes, now, fix, dropped)
     remaining = len(report.missing) - dropped
     if not fix:
         remaining += len(report.orphans) + len(report.temp_files)

@@ -1,54 +1,36 @@
-"""The media folder against the rows that refer to it: files no row wants, and rows whose files are gone.
+"""The media storage against the rows that refer to it: files no row wants, and rows whose files are gone.
 
-Every file Shopper stores is named from a row: a photo's renditions (`audits.service.photo_key`), an action's
-after photo (`actions.service.proof_key`), an organization's logo (`reports.brand.logo_key`) and an audit's cached
-PDF (`ReportPdf.storage_key`). Writers store the file first and commit its row after, so a file without a row may
+Every file Shopper stores is named from a row (the key formats are in `shopper.media.keys`): a photo's renditions,
+an action's after photo, an organization's logo, and an audit's cached PDF and a ZIP of reports (their rows keep
+their `storage_key`). Writers store the file first and commit its row after, so a file without a row may
 be an upload under way: files younger than the grace period are left alone. Files whose names Shopper never writes
 are listed and never removed; nor is any directory (an upload may be about to write into it).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Connection, delete, select
 
 from shopper.actions.models import Action
-from shopper.actions.service import PROOF_RENDITIONS, proof_key
 from shopper.audits.models import Audit, Photo
-from shopper.audits.service import RENDITIONS, photo_key
+from shopper.media.keys import (
+    KNOWN_NAMES,
+    LOGO_RENDITIONS,
+    PHOTO_RENDITIONS,
+    PROOF_RENDITIONS,
+    TEMP_NAME,
+    logo_key,
+    photo_key,
+    proof_key,
+)
+from shopper.media.storage import Storage, StoredFile
 from shopper.orgs.models import Organization
-from shopper.reports.brand import LOGO_RENDITIONS, logo_key
 from shopper.reports.models import ReportBundle, ReportPdf
 
 GRACE_SECONDS = 60 * 60
-
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-#: the names the key functions above produce (tests check each against its function)
-KNOWN_NAMES = re.compile(
-    r"\d+/(?:"
-    rf"\d+/{_UUID}-(?:{'|'.join(RENDITIONS)})\.jpg"
-    rf"|actions/\d+/{_UUID}-(?:{'|'.join(PROOF_RENDITIONS)})\.jpg"
-    rf"|brand/logo-{_UUID}-(?:{'|'.join(LOGO_RENDITIONS)})\.jpg"
-    r"|\d+/report-[0-9a-f]{32}\.pdf"
-    r"|bundles/bundle-\d+\.zip"
-    r")"
-)
-#: LocalStorage.save writes `.<name>.<random>.tmp` beside the file, then renames it into place; a photo upload
-#: saves `<name>.<random>.part` and renames it once it owns the photo (a killed worker can leave either behind)
-TEMP_NAME = re.compile(r"\..+\.tmp|.+\.[0-9a-f]{16}\.part")
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    key: str  # the path under the media folder, with "/"
-    bytes: int
-    modified: float  # seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -75,27 +57,12 @@ class MediaReport:
     files: int = 0
 
 
-def walk_media(root: Path) -> Iterator[StoredFile]:
-    """Every file under `root` (none when it does not exist), without following links; a file removed meanwhile
-    is skipped."""
-    for directory, subdirectories, names in os.walk(root):
-        subdirectories.sort()
-        base = Path(directory)
-        for name in sorted(names):
-            path = base / name
-            try:
-                stat = path.lstat()
-            except FileNotFoundError:
-                continue
-            yield StoredFile(path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime)
-
-
 def referenced_files(connection: Connection) -> dict[str, Reference]:
     """Every storage key a row refers to, in five queries."""
     wanted: dict[str, Reference] = {}
     photos = select(Photo.id.label("photo_id"), Audit.id, Audit.org_id).join(Audit, Audit.id == Photo.audit_id)
     for row in connection.execute(photos):
-        for rendition in RENDITIONS:
+        for rendition in PHOTO_RENDITIONS:
             wanted[photo_key(row, row.photo_id, rendition)] = Reference(f"photo {row.photo_id} of audit {row.id}")
     proofs = select(Action.id, Action.org_id, Action.proof_photo_id).where(Action.proof_photo_id.is_not(None))
     for row in connection.execute(proofs):
@@ -114,12 +81,12 @@ def referenced_files(connection: Connection) -> dict[str, Reference]:
 
 
 def check_media(
-    root: Path, connection: Connection, now: float | None = None, grace: float = GRACE_SECONDS
+    media: Storage, connection: Connection, now: float | None = None, grace: float = GRACE_SECONDS
 ) -> MediaReport:
-    """Compare the files under `root` with the rows `connection` sees. The files are listed before the rows are
+    """Compare the files in `media` with the rows `connection` sees. The files are listed before the rows are
     read, so a file whose row is committed meanwhile is not taken for an orphan."""
     now = time.time() if now is None else now
-    stored = list(walk_media(root))
+    stored = list(media.list())
     wanted = referenced_files(connection)
     report = MediaReport(files=len(stored))
     for file in stored:
@@ -138,22 +105,21 @@ def check_media(
     present = {file.key for file in stored}
     for key, reference in wanted.items():
         # a row committed after the listing may have files written after it too: look once more
-        if key not in present and not (root / key).is_file():
+        if key not in present and not _exists(media, key):
             report.missing.append(MissingFile(key, reference))
     return report
 
 
-def remove_files(root: Path, files: list[StoredFile]) -> int:
+def _exists(media: Storage, key: str) -> bool:
+    try:
+        return media.exists(key)
+    except ValueError:  # a row naming a key Shopper would never write has no file, by definition
+        return False
+
+
+def remove_files(media: Storage, files: list[StoredFile]) -> int:
     """Remove the given files (orphans and stale temp files); returns how many bytes were freed."""
-    freed = 0
-    for file in files:
-        path = root / file.key
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        freed += file.bytes
-    return freed
+    return sum(file.bytes for file in files if media.discard(file.key))
 
 
 def forget_missing_pdfs(connection: Connection, missing: list[MissingFile]) -> int:

@@ -1,8 +1,10 @@
-"""Where photo bytes live. LocalStorage writes under one directory; an object store can take its place later.
+"""Where media bytes live: the Storage interface, and LocalStorage, which writes under one directory.
 
-Keys look like ``"<org_id>/<audit_id>/<uuid>-display.jpg"``: segments of ``[A-Za-z0-9._-]`` joined by ``/``,
-none starting with a dot. Anything else (``..``, absolute paths, backslashes, empty segments, hidden names)
-is refused with ValueError, so a key can never point outside the storage root or at a temp file.
+The S3-compatible backend is in ``shopper.media.s3``; ``shopper.media.get_storage()`` picks one from the
+configuration. Keys look like ``"<org_id>/<audit_id>/<uuid>-display.jpg"`` (``shopper.media.keys`` makes them):
+segments of ``[A-Za-z0-9._-]`` joined by ``/``, none starting with a dot. Anything else (``..``, absolute paths,
+backslashes, empty segments, hidden names) is refused with ValueError, so a key can never point outside the storage
+root or at a temp file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +33,22 @@ def validate_key(key: str) -> str:
         if not _SEGMENT.fullmatch(segment):
             raise ValueError(f"invalid storage key: {key!r}")
     return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is ``""`` or a safe key followed by ``/`` (a folder), else raise ValueError."""
+    if prefix and not (prefix.endswith("/") and validate_key(prefix[:-1])):
+        raise ValueError(f"invalid storage prefix: {prefix!r}")
+    return prefix
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored object as a listing sees it; temp files of writes under way are listed too."""
+
+    key: str  # the path under the storage root, with "/"
+    bytes: int
+    modified: float  # seconds since the epoch
 
 
 class Storage(ABC):
@@ -66,6 +86,24 @@ class Storage(ABC):
     @abstractmethod
     def size(self, key: str) -> int:
         """Size in bytes; raises FileNotFoundError for a missing key."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[StoredFile]:
+        """Everything stored under ``prefix`` (``""`` or a folder ending in ``/``), temp files included; an object
+        removed meanwhile is skipped."""
+
+    @abstractmethod
+    def discard(self, key: str) -> bool:
+        """Remove what ``list`` named, a temp file too (which ``delete`` refuses as a key); False if it was gone."""
+
+    @abstractmethod
+    def fetchable(self, key: str) -> str | bytes:
+        """What another process of this machine can read: a local file's path, else the bytes. Raises
+        FileNotFoundError for a missing key."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the files are, for people: "media folder /srv/media", "S3 bucket shopper at https://..."."""
 
 
 class LocalStorage(Storage):
@@ -118,6 +156,45 @@ class LocalStorage(Storage):
     def size(self, key: str) -> int:
         return self.path(key).stat().st_size
 
+    def list(self, prefix: str = "") -> Iterator[StoredFile]:
+        folder = self.root.joinpath(*validate_prefix(prefix).split("/"))
+        for file in walk(folder):
+            yield StoredFile(prefix + file.key, file.bytes, file.modified)
+
+    def discard(self, key: str) -> bool:
+        path = self.root.joinpath(*key.split("/"))
+        if ".." in key.split("/") or not path.is_relative_to(self.root):
+            raise ValueError(f"invalid storage key: {key!r}")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def fetchable(self, key: str) -> str:
+        path = self.path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        return str(path)
+
+    def describe(self) -> str:
+        return f"media folder {self.root}"
+
+
+def walk(root: Path) -> Iterator[StoredFile]:
+    """Every file under the folder ``root`` (none when it does not exist), without following links; a file removed
+    meanwhile is skipped."""
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories.sort()
+        base = Path(directory)
+        for name in sorted(names):
+            path = base / name
+            try:
+                stat = path.lstat()
+            except FileNotFoundError:
+                continue
+            yield StoredFile(path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime)
+
 
 def _fsync_directory(directory: Path) -> None:
     """Make the rename itself durable; not every platform or filesystem lets a directory be fsynced."""
@@ -131,3 +208,23 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def store(storage: Storage, files: Mapping[str, bytes]) -> list[str]:
+    """Write every file (key -> bytes) or none: on any failure, what was written is removed before the error goes
+    on. Returns the keys written."""
+    written: list[str] = []
+    try:
+        for key, data in files.items():
+            written.append(key)  # before the write: a write that fails half-way is removed too
+            storage.save(key, data)
+    except BaseException:
+        remove(storage, written)
+        raise
+    return written
+
+
+def remove(storage: Storage, keys: list[str]) -> None:
+    """Delete the files of a write that did not stand (its row was refused, or replaced)."""
+    for key in keys:
+        storage.delete(key)

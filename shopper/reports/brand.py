@@ -16,7 +16,8 @@ from typing import Protocol
 from PIL import Image
 
 from shopper.media.ingest import ImageRejected, ingest_image
-from shopper.media.storage import Storage
+from shopper.media.keys import LOGO_RENDITIONS, logo_key
+from shopper.media.storage import Storage, remove, store
 
 DEFAULT_PRIMARY = "#1d4e89"
 DEFAULT_ACCENT = "#f2a541"
@@ -25,7 +26,6 @@ WHITE = "#ffffff"
 MIN_CONTRAST = 4.5
 LOGO_MAX_BYTES = 5 * 1024 * 1024
 LOGO_MAX_EDGE = 5000
-LOGO_RENDITIONS = ("print", "thumb")
 FONT_FILES = (("SourceSans3-Regular.woff", 400), ("SourceSans3-Semibold.woff", 600))
 
 #: Organization.kind of a consultancy (shopper.orgs.models.OrgKind; this module imports no models)
@@ -209,10 +209,6 @@ def page_size_css(setting: str) -> str:
 # The logo ---------------------------------------------------------------------------------------------------
 
 
-def logo_key(org_id: int, logo_id: str, rendition: str) -> str:
-    return f"{org_id}/brand/logo-{logo_id}-{rendition}.jpg"
-
-
 def _sniff(data: bytes) -> str:
     """Name the format from the first bytes, only to say clearly why a logo is refused."""
     head = data[:512].lstrip().lower()
@@ -269,19 +265,9 @@ def store_logo(org_id: int, data: bytes, storage: Storage) -> str:
             raise BrandError(DAMAGED_LOGO) from None
         raise BrandError(str(e).replace("photo", "logo")) from None
     logo_id = str(uuid.uuid4())
-    saved: list[str] = []
-    try:
-        for rendition in LOGO_RENDITIONS:
-            key = logo_key(org_id, logo_id, rendition)
-            storage.save(key, image.renditions[rendition].data)
-            saved.append(key)
-    except BaseException:
-        for key in saved:
-            storage.delete(key)
-        raise
+    store(storage, {logo_key(org_id, logo_id, name): image.renditions[name].data for name in LOGO_RENDITIONS})
     return logo_id
 
 
 def delete_logo(org_id: int, logo_id: str, storage: Storage) -> None:
-    for rendition in LOGO_RENDITIONS:
-        storage.delete(logo_key(org_id, logo_id, rendition))
+    remove(storage, [logo_key(org_id, logo_id, name) for name in LOGO_RENDITIONS])

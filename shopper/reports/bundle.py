@@ -29,12 +29,14 @@ from shopper.checklists.sharing import active_clients
 from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.jobs import job
+from shopper.media import get_storage
+from shopper.media.keys import bundle_key
 from shopper.orgs.access import access_for
 from shopper.orgs.models import Organization, Role
 from shopper.reports import pdf, rendering
 from shopper.reports.brand import name_on_reports
 from shopper.reports.models import BundleState, ReportBundle
-from shopper.reports.service import ReportNotReady, storage
+from shopper.reports.service import ReportNotReady
 from shopper.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -136,10 +138,6 @@ def bundles_of(org_id: int, user_id: int) -> list[ReportBundle]:
     )
 
 
-def bundle_key(bundle: ReportBundle) -> str:
-    return f"{bundle.org_id}/bundles/bundle-{bundle.id}.zip"
-
-
 @job()
 def build_bundle(bundle_id: int) -> None:
     bundle = db.session.get(ReportBundle, bundle_id)
@@ -195,7 +193,7 @@ def _write(bundle: ReportBundle, consultancy: Organization) -> tuple[int, str]:
             archive.writestr(readme, summary)
         size = file.tell()
         file.seek(0)
-        storage().save_stream(key, file)
+        get_storage().save_stream(key, file)
     return size, summary
 
 
@@ -205,7 +203,7 @@ def forget_old_bundles() -> None:
     old = db.session.scalars(
         select(ReportBundle).where(ReportBundle.created_at < utcnow() - timedelta(days=BUNDLE_DAYS))
     ).all()
-    files = storage()
+    files = get_storage()
     for bundle in old:
         if bundle.storage_key:
             files.delete(bundle.storage_key)

@@ -2,9 +2,10 @@
 
 The report's HTML names its stylesheets, fonts and photos under two private schemes, ``shopper-static:<name>``
 and ``shopper-media:<name>``; the parent process lists exactly which names exist (the app's report stylesheet and
-font files, this audit's photos and its brand's logo) and where their bytes are. Everything else is refused:
-``http:``, ``https:``, ``file:``, ``data:``, any other scheme, and any name that is not on the list, such as
-another audit's photo. Nothing is ever resolved against the file system from a URL.
+font files, this audit's photos and its brand's logo) and where their bytes are: a file's path, or the bytes
+themselves (media read from an S3 bucket). Everything else is refused: ``http:``, ``https:``, ``file:``,
+``data:``, any other scheme, and any name that is not on the list, such as another audit's photo. Nothing is
+ever resolved against the file system from a URL.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class ReportFetcher(URLFetcher):
     """Serves the listed static files and media by name, and nothing else. ``refused`` keeps what it turned down
     (cut to 200 characters), for tests and for the log."""
 
-    def __init__(self, static: Mapping[str, str | bytes], media: Mapping[str, str]):
+    def __init__(self, static: Mapping[str, str | bytes], media: Mapping[str, str | bytes]):
         super().__init__(allowed_protocols=(STATIC_SCHEME, MEDIA_SCHEME), allow_redirects=False, timeout=1)
         self._sources = {STATIC_SCHEME: dict(static), MEDIA_SCHEME: dict(media)}
         self.refused: list[str] = []

@@ -51,8 +51,11 @@ class RenderJob:
     html: str
     #: name -> file path or bytes, served as ``shopper-static:<name>``
     static: dict[str, str | bytes] = field(default_factory=dict)
-    #: name -> file path, served as ``shopper-media:<name>``
-    media: dict[str, str] = field(default_factory=dict)
+    #: name -> file path or bytes, served as ``shopper-media:<name>``
+    media: dict[str, str | bytes] = field(default_factory=dict)
+    #: name -> media storage key, for the parent to read into ``media`` before the render
+    #: (``reports.service.loadable``): the render process holds no storage client and no credentials
+    stored: dict[str, str] = field(default_factory=dict)
     #: names in ``static`` applied to the document as its stylesheets, in order. The render process parses each
     #: distinct one once and keeps it (with the fonts its @font-face rules load): parsing them on every render
     #: cost a tenth of a second.

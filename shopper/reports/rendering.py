@@ -25,9 +25,11 @@ from shopper.database import reads_first, write_transaction
 from shopper.events import report_changed
 from shopper.extensions import db
 from shopper.jobs import consumer_running, job
+from shopper.media import get_storage
+from shopper.media.keys import report_pdf_key
 from shopper.reports import pdf
 from shopper.reports.models import RenderState, ReportPdf, ReportRequest
-from shopper.reports.service import PdfFile, ReportNotReady, load_report, pdf_filename, pdf_job, storage
+from shopper.reports.service import PdfFile, ReportNotReady, load_report, loadable, pdf_filename, pdf_job
 from shopper.timeutil import utcnow
 
 #: a request still queued after this long is asked for again (the consumer may have been restarted meanwhile)
@@ -49,7 +51,7 @@ class Snapshot:
     """What the PDF of an audit is made of, as plain data read in one transaction."""
 
     audit_id: int
-    storage_prefix: str
+    org_id: int
     revision: int
     fingerprint: str
     filename: str
@@ -69,7 +71,7 @@ def snapshot(audit: Audit) -> Snapshot:
     render_job, fingerprint = pdf_job(audit, report)
     return Snapshot(
         audit_id=audit.id,
-        storage_prefix=f"{audit.org_id}/{audit.id}",
+        org_id=audit.org_id,
         revision=audit.revision,
         fingerprint=fingerprint,
         filename=pdf_filename(report),
@@ -83,7 +85,7 @@ def cached(shot: Snapshot) -> PdfFile | None:
     if record is None or record.fingerprint != shot.fingerprint:
         return None
     try:
-        stream = storage().open(record.storage_key)
+        stream = get_storage().open(record.storage_key)
     except FileNotFoundError:
         return None
     return PdfFile(stream, shot.filename, record.bytes, cached=True)
@@ -192,16 +194,18 @@ def render_now(audit_id: int) -> PdfFile:
         return ready
     db.session.rollback()  # end the reading transaction: nothing is held while the PDF renders
     config = current_app.config
+    files = get_storage()
     try:
         rendered = pdf.render(
-            shot.job, timeout=float(config["REPORT_RENDER_TIMEOUT"]), memory_mb=int(config["REPORT_RENDER_MEMORY_MB"])
+            loadable(shot.job, files),
+            timeout=float(config["REPORT_RENDER_TIMEOUT"]),
+            memory_mb=int(config["REPORT_RENDER_MEMORY_MB"]),
         )
     except pdf.RenderError as e:
         current_app.logger.warning("report PDF of audit %s failed: %s", audit_id, e)
         _failed(shot, str(e))
         raise
-    files = storage()
-    key = f"{shot.storage_prefix}/report-{shot.fingerprint[:32]}.pdf"
+    key = report_pdf_key(shot.org_id, shot.audit_id, shot.fingerprint)
     files.save(key, rendered.pdf)
     with write_transaction():
         previous = db.session.scalar(select(ReportPdf.storage_key).where(ReportPdf.audit_id == audit_id))

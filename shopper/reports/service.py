@@ -9,6 +9,7 @@ page size or the stylesheet changed. Rendering and caching run as jobs: see repo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
@@ -24,10 +25,11 @@ from sqlalchemy import select
 from shopper.accounts.models import User
 from shopper.actions.service import action_plan
 from shopper.audits.models import Answer, Audit, Finding, Photo, TouchpointVisit
-from shopper.audits.service import photo_key
 from shopper.database import write_transaction
 from shopper.extensions import db
-from shopper.media.storage import LocalStorage
+from shopper.media import get_storage
+from shopper.media.keys import audit_folder, logo_key, photo_key
+from shopper.media.storage import Storage
 from shopper.orgs.models import Organization
 from shopper.reports import pdf
 from shopper.reports.brand import (
@@ -37,7 +39,6 @@ from shopper.reports.brand import (
     check_primary,
     credit_of,
     delete_logo,
-    logo_key,
     parse_color,
     store_logo,
     theme_css,
@@ -54,10 +55,6 @@ THEME_FOR_PDF = "css/report-theme.css"
 
 class ReportNotReady(ValueError):
     """The audit has no report (yet): it is not submitted, or was reopened."""
-
-
-def storage() -> LocalStorage:
-    return LocalStorage(current_app.config["MEDIA_ROOT"])
 
 
 def brand_org_of(audit: Audit) -> Organization:
@@ -162,31 +159,42 @@ def _static_digest(static_folder: str) -> str:
 
 
 def pdf_job(audit: Audit, report: Report) -> tuple[pdf.RenderJob, str]:
-    """The render job for the audit's PDF and its fingerprint."""
+    """The render job for the audit's PDF and its fingerprint. Its photos and logo are named by storage key
+    (``stored``), which ``loadable`` reads when the PDF is rendered: working out the fingerprint reads no photo."""
     static_folder = current_app.static_folder
     html = render_html(report, PDF_LINKS, "pdf")
     theme = theme_css(report.brand, lambda name: f"shopper-static:fonts/{name}", page_size())
-    files = storage()
+    files = get_storage()
     static: dict[str, str | bytes] = {name: str(Path(static_folder, name)) for name in STATIC_FOR_PDF}
     static[THEME_FOR_PDF] = theme.encode()
-    media: dict[str, str] = {}
-    sources: list[str] = []  # the storage keys embedded: a new logo has a new key, so a new fingerprint
+    stored: dict[str, str] = {}  # the storage keys embedded: a new logo has a new key, so a new fingerprint
+    present = {file.key for file in files.list(audit_folder(audit.org_id, audit.id))}  # one listing for all
     for tp in report.touchpoints:
         for photo in tp.all_photos:
             key = photo_key(audit, photo.id, "print")
-            if files.exists(key):
-                media[f"photo/{photo.id}.jpg"] = str(files.path(key))
-                sources.append(key)
+            if key in present:
+                stored[f"photo/{photo.id}.jpg"] = key
     if report.brand.logo_id:
         key = logo_key(audit.checklist.org_id, report.brand.logo_id, "print")
         if files.exists(key):
-            media["logo.jpg"] = str(files.path(key))
-            sources.append(key)
+            stored["logo.jpg"] = key
     fingerprint = hashlib.sha256(
-        "\0".join((_static_digest(static_folder), html, theme, *sorted(sources))).encode()
+        "\0".join((_static_digest(static_folder), html, theme, *sorted(stored.values()))).encode()
     ).hexdigest()
-    job = pdf.RenderJob(html=html, static=static, media=media, stylesheets=("css/report.css", THEME_FOR_PDF))
+    job = pdf.RenderJob(html=html, static=static, stored=stored, stylesheets=("css/report.css", THEME_FOR_PDF))
     return job, fingerprint
+
+
+def loadable(job: pdf.RenderJob, files: Storage) -> pdf.RenderJob:
+    """The job with its stored photos and logo read for the render process: a local file's path, or the bytes
+    from a bucket. A file removed since the job was made is left out: the report renders without it."""
+    media = dict(job.media)
+    for name, key in job.stored.items():
+        try:
+            media[name] = files.fetchable(key)
+        except FileNotFoundError:
+            continue
+    return dataclasses.replace(job, media=media, stored={})
 
 
 def _ascii_slug(text: str) -> str:
@@ -244,7 +252,7 @@ def save_brand(org: Organization, values: BrandInput) -> list[str]:
             raise BrandError(str(e), "primary_color") from None
     accent = _color(values.accent_color, "accent colour", "accent_color")
     warning = accent_warning(accent) if accent else None
-    files = storage()
+    files = get_storage()
     old_logo = org.logo_media_id
     new_logo = None
     if values.logo:

@@ -15,7 +15,6 @@ SQLite's write lock.
 from __future__ import annotations
 
 import hashlib
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -34,12 +33,13 @@ from flask import (
 from flask_login import current_user
 
 from shopper.audits.models import Audit, Photo
-from shopper.audits.service import photo_key
 from shopper.audits.views import overview_part
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.extensions import db
 from shopper.forms import ConfirmForm
+from shopper.media import get_storage, serve
+from shopper.media.keys import logo_key, photo_key
 from shopper.orgs.access import (
     Access,
     current_access,
@@ -51,7 +51,7 @@ from shopper.orgs.access import (
 )
 from shopper.orgs.models import Organization, Role
 from shopper.reports import bundle, rendering, service, share
-from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, logo_key, page_size_css, theme_css
+from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, page_size_css, theme_css
 from shopper.reports.forms import BrandForm, ShareForm
 from shopper.reports.models import BundleState, ReportBundle, ShareLink
 from shopper.security import rate_limit
@@ -102,18 +102,7 @@ def _logo_response(org: Organization) -> Response:
     """The thumbnail of the organization's logo, from its own storage folder; 404 when it has none."""
     if not org.logo_media_id:
         abort(404)
-    try:
-        data = service.storage().read(logo_key(org.id, org.logo_media_id, "thumb"))
-    except FileNotFoundError:
-        abort(404)
-    return _image_response(data, f"logo-{org.logo_media_id}")
-
-
-def _image_response(data: bytes, etag: str) -> Response:
-    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=3600, etag=etag)
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return serve(logo_key(org.id, org.logo_media_id, "thumb"), etag=f"logo-{org.logo_media_id}")
 
 
 def _pdf_response(audit: Audit, status_url: str, retry_url: str) -> Response:
@@ -398,7 +387,7 @@ def bundle_zip(bundle_id: int):
     if made.state != BundleState.READY:
         return error_response(409, "This ZIP is not ready: its page says how it is going.")
     try:
-        stream = service.storage().open(made.storage_key)
+        stream = get_storage().open(made.storage_key)
     except FileNotFoundError:
         abort(404)
     response = send_file(
@@ -507,8 +496,4 @@ def logo_shared(token: str):
 def photo_shared(token: str, photo_id: str, rendition: str):
     link = _shared(token)
     photo = get_or_404(Photo, photo_id.lower(), parent=link.audit)
-    try:
-        data = service.storage().read(photo_key(link.audit, photo.id, rendition))
-    except (FileNotFoundError, ValueError):
-        abort(404)
-    return _image_response(data, f"{photo.id}-{rendition}")
+    return serve(photo_key(link.audit, photo.id, rendition), etag=f"{photo.id}-{rendition}")
