@@ -2,22 +2,33 @@
 
 The validator is hand-written so the runtime does not depend on ``jsonschema``; it checks everything
 ``CHECKLIST_SCHEMA`` checks, plus the rules JSON Schema cannot express (unique keys, ``show_if`` references,
-label counts...). The tests keep the two in agreement.
+label counts...). The tests keep the two in agreement. What differs between item types is asked of the
+registry in ``shopper.checklists.items``.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import difflib
 import functools
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-ITEM_TYPES = ("check", "rating", "choice", "text", "number", "timer", "counter", "photo", "date")
+from shopper.checklists.items import ITEM_TYPES, REGISTRY, UnknownItemType, item_type
+from shopper.checklists.items.base import (
+    MAX_TEXT,
+    NOT_BLANK,
+    is_finite,
+    is_number,
+    plural,
+    string_schema,
+)
+from shopper.checklists.items.base import AnswerError as AnswerError
+from shopper.checklists.items.base import describe as describe
+from shopper.checklists.items.choice import OPTION_FIELDS as OPTION_FIELDS
+
 CHANNELS = (
     "website",
     "phone",
@@ -34,12 +45,7 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 EVIDENCE_REQUIRE = ("none", "note", "photo")
 FLAG_IF = ("breach", "never")
-EXPECT = ("yes", "no")
-CHECK_ANSWERS = ("yes", "no", "na")
 DEFAULT_CRITICAL_CAP = 50
-MAX_TIMER_S = 86400
-MAX_COUNT = 10000
-MAX_TEXT = 5000
 
 TOP_FIELDS = ("title", "description", "critical_cap", "touchpoints")
 TOUCHPOINT_FIELDS = ("key", "title", "channel", "promise", "guidance", "items")
@@ -55,17 +61,7 @@ COMMON_ITEM_FIELDS = (
     "flag_if",
     "show_if",
 )
-TYPE_FIELDS: dict[str, tuple[str, ...]] = {
-    "check": ("expect",),
-    "rating": ("scale", "labels", "target_min"),
-    "choice": ("multiple", "options"),
-    "text": ("max_length",),
-    "number": ("unit", "target_min", "target_max"),
-    "timer": ("target_max_s",),
-    "counter": ("target_max", "unit"),
-    "photo": (),
-    "date": (),
-}
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {name: kind.fields for name, kind in REGISTRY.items()}
 #: Every item field, in the order the JSON export writes them.
 ITEM_FIELDS = (
     "key",
@@ -90,7 +86,6 @@ ITEM_FIELDS = (
     "show_if",
 )
 EVIDENCE_FIELDS = ("prompt", "require")
-OPTION_FIELDS = ("value", "label", "score", "flag")
 SHOW_IF_FIELDS = ("item", "equals", "in")
 
 TOP_DEFAULTS: dict[str, Any] = {"description": "", "critical_cap": DEFAULT_CRITICAL_CAP}
@@ -110,9 +105,7 @@ EVIDENCE_DEFAULTS: dict[str, Any] = {"prompt": "", "require": "none"}
 OPTION_DEFAULTS: dict[str, Any] = {"score": 0, "flag": False}
 
 _KEY_RE = re.compile(KEY_PATTERN)
-_NOT_BLANK = r"\S"
-_NOT_BLANK_RE = re.compile(_NOT_BLANK)
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NOT_BLANK_RE = re.compile(NOT_BLANK)
 
 # Length limits shared by the schema and the validator.
 _TITLE_MAX = 200
@@ -121,94 +114,38 @@ _PROMISE_MAX = 500
 _GUIDANCE_MAX = 2000
 _PROMPT_MAX = 500
 _HELP_MAX = 1000
-_LABEL_MAX = 100
 _OPTION_LABEL_MAX = 200
-_UNIT_MAX = 20
 
 
 # --- the published JSON Schema ---------------------------------------------------------------------------
 
 
-def _string(max_length: int, *, not_blank: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
-    if not_blank:
-        schema.update(minLength=1, pattern=_NOT_BLANK)
-    return schema
-
-
-def _whole(minimum: int, maximum: int) -> dict[str, Any]:
-    return {"type": "integer", "minimum": minimum, "maximum": maximum}
-
-
-def _is_type(item_type: str) -> dict[str, Any]:
-    return {"properties": {"type": {"const": item_type}}, "required": ["type"]}
-
-
-def _type_rule(item_type: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _type_rule(name: str) -> dict[str, Any]:
+    """An item of type ``name`` has that type's fields in that type's shape, and no other type's fields."""
+    rule = item_type(name).schema()
     then = {
-        "properties": properties,
-        "propertyNames": {"enum": [*COMMON_ITEM_FIELDS, *TYPE_FIELDS[item_type]]},
+        "properties": rule.pop("properties"),
+        "propertyNames": {"enum": [*COMMON_ITEM_FIELDS, *TYPE_FIELDS[name]]},
+        **rule,
     }
-    then.update(extra)
-    return {"if": _is_type(item_type), "then": then}
+    return {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
 
 
 def _build_schema() -> dict[str, Any]:
-    per_scale = [
-        {
-            "if": {"properties": {"scale": {"const": n}}, "required": ["scale"]},
-            "then": {"properties": {"labels": {"minItems": n, "maxItems": n}, "target_min": {"maximum": n}}},
-        }
-        for n in range(3, 11)
-    ]
-    item_rules = [
-        _type_rule("check", {"expect": {"enum": list(EXPECT)}}),
-        _type_rule(
-            "rating",
-            {
-                "scale": _whole(3, 10),
-                "labels": {"type": "array", "minItems": 3, "maxItems": 10, "items": _string(_LABEL_MAX)},
-                "target_min": _whole(1, 10),
-            },
-            required=["scale"],
-            allOf=per_scale,
-        ),
-        _type_rule(
-            "choice",
-            {
-                "multiple": {"type": "boolean"},
-                "options": {
-                    "type": "array",
-                    "minItems": 2,
-                    "maxItems": 20,
-                    "items": {"$ref": "#/$defs/option"},
-                },
-            },
-            required=["options"],
-        ),
-        _type_rule("text", {"max_length": _whole(1, MAX_TEXT)}),
-        _type_rule(
-            "number",
-            {"unit": _string(_UNIT_MAX), "target_min": {"type": "number"}, "target_max": {"type": "number"}},
-        ),
-        _type_rule("timer", {"target_max_s": _whole(0, MAX_TIMER_S)}),
-        _type_rule("counter", {"target_max": _whole(0, MAX_COUNT), "unit": _string(_UNIT_MAX)}),
-        _type_rule("photo", {}),
-        _type_rule("date", {}),
-    ]
+    item_rules = [_type_rule(name) for name in ITEM_TYPES]
     answer = {"type": ["string", "number"], "maxLength": MAX_TEXT}
     item_properties: dict[str, Any] = {
         "key": {"$ref": "#/$defs/key"},
         "type": {"enum": list(ITEM_TYPES)},
-        "prompt": _string(_PROMPT_MAX, not_blank=True),
-        "help": _string(_HELP_MAX),
+        "prompt": string_schema(_PROMPT_MAX, not_blank=True),
+        "help": string_schema(_HELP_MAX),
         "weight": {"type": "number", "minimum": 0, "maximum": 10},
         "required": {"type": "boolean"},
         "critical": {"type": "boolean"},
         "evidence": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"prompt": _string(_PROMPT_MAX), "require": {"enum": list(EVIDENCE_REQUIRE)}},
+            "properties": {"prompt": string_schema(_PROMPT_MAX), "require": {"enum": list(EVIDENCE_REQUIRE)}},
         },
         "flag_if": {"enum": list(FLAG_IF)},
         "show_if": {"$ref": "#/$defs/show_if"},
@@ -223,8 +160,8 @@ def _build_schema() -> dict[str, Any]:
         "required": ["title", "touchpoints"],
         "additionalProperties": False,
         "properties": {
-            "title": _string(_TITLE_MAX, not_blank=True),
-            "description": _string(_DESCRIPTION_MAX),
+            "title": string_schema(_TITLE_MAX, not_blank=True),
+            "description": string_schema(_DESCRIPTION_MAX),
             "critical_cap": {"type": "number", "minimum": 0, "maximum": 100},
             "touchpoints": {
                 "type": "array",
@@ -241,10 +178,10 @@ def _build_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "key": {"$ref": "#/$defs/key"},
-                    "title": _string(_TITLE_MAX, not_blank=True),
+                    "title": string_schema(_TITLE_MAX, not_blank=True),
                     "channel": {"enum": list(CHANNELS)},
-                    "promise": _string(_PROMISE_MAX),
-                    "guidance": _string(_GUIDANCE_MAX),
+                    "promise": string_schema(_PROMISE_MAX),
+                    "guidance": string_schema(_GUIDANCE_MAX),
                     "items": {
                         "type": "array",
                         "minItems": 1,
@@ -266,7 +203,7 @@ def _build_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "value": {"$ref": "#/$defs/key"},
-                    "label": _string(_OPTION_LABEL_MAX, not_blank=True),
+                    "label": string_schema(_OPTION_LABEL_MAX, not_blank=True),
                     "score": {"type": "number", "minimum": 0, "maximum": 100},
                     "flag": {"type": "boolean"},
                 },
@@ -311,56 +248,6 @@ class DefinitionError(ValueError):
         count = len(self.problems)
         head = "the checklist has 1 problem" if count == 1 else f"the checklist has {count} problems"
         super().__init__("\n".join([head + ":", *(f"- {problem}" for problem in self.problems)]))
-
-
-class AnswerError(ValueError):
-    """An answer value does not fit its item; the message is meant for the auditor."""
-
-
-# --- value helpers -----------------------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_finite(value: Any) -> bool:
-    return _is_number(value) and (isinstance(value, int) or math.isfinite(value))
-
-
-def _as_whole(value: Any) -> int | None:
-    """The int a JSON number stands for (3 or 3.0), or None if it is not a whole number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
-def describe(value: Any) -> str:
-    """A short, JSON-like rendering of a value for messages."""
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value) if abs(value) < 10**15 else "a very large number"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _join(path: str, field: str) -> str:
@@ -432,10 +319,10 @@ class _Validator:
             self.add(path, f"must be true or false, not {describe(value)}")
 
     def number(self, path: str, value: Any, low: float | None = None, high: float | None = None) -> bool:
-        if not _is_number(value):
+        if not is_number(value):
             self.add(path, f"must be a number, not {describe(value)}")
             return False
-        if not _is_finite(value):
+        if not is_finite(value):
             self.add(path, "must be a finite number")
             return False
         if (low is not None and value < low) or (high is not None and value > high):
@@ -445,7 +332,7 @@ class _Validator:
         return True
 
     def whole(self, path: str, value: Any, low: int, high: int) -> bool:
-        if not (_is_finite(value) and isinstance(value, int)) or not low <= value <= high:
+        if not (is_finite(value) and isinstance(value, int)) or not low <= value <= high:
             self.add(path, f"must be a whole number from {low} to {high}, not {describe(value)}")
             return False
         return True
@@ -474,9 +361,9 @@ class _Validator:
             self.add(path, f"must be a list of {noun}s, not {describe(value)}")
             return False
         if len(value) < low:
-            self.add(path, f"must have at least {_plural(low, noun)}")
+            self.add(path, f"must have at least {plural(low, noun)}")
         elif len(value) > high:
-            self.add(path, f"must have at most {_plural(high, noun)} (it has {len(value)})")
+            self.add(path, f"must have at most {plural(high, noun)} (it has {len(value)})")
         return True
 
     # the format
@@ -492,11 +379,10 @@ class _Validator:
             self.text("description", data["description"], _DESCRIPTION_MAX)
         if "critical_cap" in data:
             self.number("critical_cap", data["critical_cap"], 0, 100)
-        touchpoints = data.get("touchpoints")
         if self.has("", data, "touchpoints", required=True) and self.array(
-            "touchpoints", touchpoints, 1, 30, "touchpoint"
+            "touchpoints", data["touchpoints"], 1, 30, "touchpoint"
         ):
-            for index, touchpoint in enumerate(touchpoints):
+            for index, touchpoint in enumerate(data["touchpoints"]):
                 self.touchpoint(f"touchpoints[{index}]", touchpoint)
         self.unique_keys()
         self.conditions()
@@ -527,22 +413,22 @@ class _Validator:
         if not self.object(path, item, "an item"):
             return
         self.items.append(_Entry(path, len(self.items), item))
-        item_type = item.get("type")
-        known = isinstance(item_type, str) and item_type in TYPE_FIELDS
+        kind = item.get("type")
+        known = isinstance(kind, str) and kind in TYPE_FIELDS
         for name in item:
-            if name in COMMON_ITEM_FIELDS or (known and name in TYPE_FIELDS[item_type]):
+            if name in COMMON_ITEM_FIELDS or (known and name in TYPE_FIELDS[kind]):
                 continue
             if name in ITEM_FIELDS:
                 if known:
                     owners = [t for t, names in TYPE_FIELDS.items() if name in names]
-                    self.add(_join(path, name), f"is not used by {item_type} items (only by {', '.join(owners)})")
+                    self.add(_join(path, name), f"is not used by {kind} items (only by {', '.join(owners)})")
             else:
                 self.unknown(path, name, ITEM_FIELDS, "an item")
         at = functools.partial(_join, path)
         if self.has(path, item, "key", required=True):
             self.key(at("key"), item["key"])
         if self.has(path, item, "type", required=True):
-            self.choice(at("type"), item_type, ITEM_TYPES, "item type")
+            self.choice(at("type"), kind, ITEM_TYPES, "item type")
         if self.has(path, item, "prompt", required=True):
             self.text(at("prompt"), item["prompt"], _PROMPT_MAX, not_blank=True)
         if "help" in item:
@@ -564,7 +450,7 @@ class _Validator:
         if "show_if" in item:
             self.show_if(at("show_if"), item["show_if"])
         if known:
-            getattr(self, f"item_{item_type}")(path, item)
+            item_type(kind).check_item(self, path, item)
 
     def show_if(self, path: str, condition: Any) -> None:
         if not self.object(path, condition, "a condition"):
@@ -585,90 +471,8 @@ class _Validator:
     def answer_value(self, path: str, value: Any) -> None:
         if isinstance(value, str):
             self.text(path, value, MAX_TEXT)
-        elif not _is_finite(value):
+        elif not is_finite(value):
             self.add(path, f"must be a string or a finite number, not {describe(value)}")
-
-    def item_check(self, path: str, item: dict[str, Any]) -> None:
-        if "expect" in item:
-            self.choice(_join(path, "expect"), item["expect"], EXPECT, "expected answer")
-
-    def item_rating(self, path: str, item: dict[str, Any]) -> None:
-        if "scale" not in item:
-            self.add(_join(path, "scale"), "is required for rating items")
-        scale_ok = "scale" in item and self.whole(_join(path, "scale"), item["scale"], 3, 10)
-        scale = item["scale"] if scale_ok else 10
-        if "labels" in item:
-            labels = item["labels"]
-            if self.array(_join(path, "labels"), labels, 3, 10, "label"):
-                for index, label in enumerate(labels):
-                    self.text(f"{path}.labels[{index}]", label, _LABEL_MAX)
-                if scale_ok and 3 <= len(labels) <= 10 and len(labels) != scale:
-                    self.add(
-                        _join(path, "labels"),
-                        f"has {_plural(len(labels), 'label')} but the scale has {scale} points; "
-                        "give one label per point",
-                    )
-        if "target_min" in item:
-            self.whole(_join(path, "target_min"), item["target_min"], 1, scale)
-
-    def item_choice(self, path: str, item: dict[str, Any]) -> None:
-        if "multiple" in item:
-            self.boolean(_join(path, "multiple"), item["multiple"])
-        if "options" not in item:
-            self.add(_join(path, "options"), "is required for choice items")
-            return
-        options = item["options"]
-        if not self.array(_join(path, "options"), options, 2, 20, "option"):
-            return
-        seen: dict[str, int] = {}
-        for index, option in enumerate(options):
-            at = f"{path}.options[{index}]"
-            if not self.object(at, option, "an option"):
-                continue
-            self.fields(at, option, OPTION_FIELDS, "an option")
-            value = option.get("value")
-            if self.has(at, option, "value", required=True) and self.key(_join(at, "value"), value):
-                if value in seen:
-                    self.add(
-                        _join(at, "value"),
-                        f"duplicate option value {describe(value)} (also options[{seen[value]}])",
-                    )
-                else:
-                    seen[value] = index
-            if self.has(at, option, "label", required=True):
-                self.text(_join(at, "label"), option["label"], _OPTION_LABEL_MAX, not_blank=True)
-            if "score" in option:
-                self.number(_join(at, "score"), option["score"], 0, 100)
-            if "flag" in option:
-                self.boolean(_join(at, "flag"), option["flag"])
-
-    def item_text(self, path: str, item: dict[str, Any]) -> None:
-        if "max_length" in item:
-            self.whole(_join(path, "max_length"), item["max_length"], 1, MAX_TEXT)
-
-    def item_number(self, path: str, item: dict[str, Any]) -> None:
-        if "unit" in item:
-            self.text(_join(path, "unit"), item["unit"], _UNIT_MAX)
-        low_ok = "target_min" in item and self.number(_join(path, "target_min"), item["target_min"])
-        high_ok = "target_max" in item and self.number(_join(path, "target_max"), item["target_max"])
-        if low_ok and high_ok and item["target_min"] > item["target_max"]:
-            low, high = describe(item["target_min"]), describe(item["target_max"])
-            self.add(_join(path, "target_min"), f"must not be more than target_max ({low} > {high})")
-
-    def item_timer(self, path: str, item: dict[str, Any]) -> None:
-        if "target_max_s" in item:
-            self.whole(_join(path, "target_max_s"), item["target_max_s"], 0, MAX_TIMER_S)
-
-    def item_counter(self, path: str, item: dict[str, Any]) -> None:
-        if "target_max" in item:
-            self.whole(_join(path, "target_max"), item["target_max"], 0, MAX_COUNT)
-        if "unit" in item:
-            self.text(_join(path, "unit"), item["unit"], _UNIT_MAX)
-
-    def item_photo(self, path: str, item: dict[str, Any]) -> None:
-        """Photo items have no extra fields."""
-
-    item_date = item_photo
 
     # checks across the whole checklist
 
@@ -725,25 +529,11 @@ class _Validator:
                     self.possible_answer(f"{at}.in[{index}]", source.item, value)
 
     def possible_answer(self, path: str, source: dict[str, Any], value: Any) -> None:
-        if not (isinstance(value, str) or _is_finite(value)):
+        if not (isinstance(value, str) or is_finite(value)):
             return  # already reported as a bad value
-        ref = describe(source["key"])
-        source_type = source["type"]
-        if source_type == "photo":
-            self.add(path, f"{ref} is a photo item, which has no answer to compare")
-        elif source_type == "check":
-            if value not in CHECK_ANSWERS:
-                self.add(path, f"{describe(value)} is not a possible answer of {ref} ({', '.join(CHECK_ANSWERS)})")
-        elif source_type == "choice":
-            values = [option["value"] for option in source["options"]]
-            if value not in values:
-                self.add(path, f"{describe(value)} is not an option of {ref} ({', '.join(values)})")
-        else:
-            try:
-                if check_answer(source, value) is None:
-                    raise AnswerError("an empty answer cannot be compared")
-            except AnswerError as error:
-                self.add(path, f"{describe(value)} is not a possible answer of {ref}: {error}")
+        problem = item_type(source["type"]).condition_problem(source, value)
+        if problem is not None:
+            self.add(path, problem)
 
 
 def _concerns_answers(problem_path: str, item_path: str) -> bool:
@@ -768,18 +558,11 @@ def check_definition(data: Any) -> dict[str, Any]:
     problems = validate_definition(data)
     if problems:
         raise DefinitionError(problems)
-    return data
+    definition: dict[str, Any] = data
+    return definition
 
 
 # --- answers -----------------------------------------------------------------------------------------------
-
-
-def _quote(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else describe(value)
-
-
-def _not_an_option(value: Any, allowed: list[str]) -> AnswerError:
-    return AnswerError(f"{_quote(value)} is not an option; choose one of: {', '.join(allowed)}")
 
 
 def check_answer(item: dict[str, Any], value: Any) -> Any:
@@ -790,66 +573,11 @@ def check_answer(item: dict[str, Any], value: Any) -> Any:
     """
     if value is None:
         return None
-    item_type = item.get("type")
-    if item_type == "check":
-        if isinstance(value, str) and value in CHECK_ANSWERS:
-            return value
-        raise _not_an_option(value, list(CHECK_ANSWERS))
-    if item_type == "rating":
-        scale = item["scale"]
-        whole = _as_whole(value)
-        if whole is None or not 1 <= whole <= scale:
-            raise AnswerError(f"rating must be a whole number from 1 to {scale}")
-        return whole
-    if item_type == "choice":
-        values = [option["value"] for option in item["options"]]
-        if not item.get("multiple", False):
-            if isinstance(value, str) and value in values:
-                return value
-            raise _not_an_option(value, values)
-        if not isinstance(value, list | tuple):
-            raise AnswerError(f"choose a list of options from: {', '.join(values)}")
-        chosen: list[str] = []
-        for part in value:
-            if not (isinstance(part, str) and part in values):
-                raise _not_an_option(part, values)
-            if part not in chosen:
-                chosen.append(part)
-        return chosen
-    if item_type == "text":
-        if not isinstance(value, str):
-            raise AnswerError("text must be a string")
-        max_length = item.get("max_length", MAX_TEXT)
-        if len(value) > max_length:
-            raise AnswerError(f"text must be at most {max_length} characters")
-        return value if _NOT_BLANK_RE.search(value) else None
-    if item_type == "number":
-        if not _is_finite(value):
-            raise AnswerError("the answer must be a finite number")
-        return value
-    if item_type == "timer":
-        if not _is_finite(value) or not 0 <= value <= MAX_TIMER_S:
-            raise AnswerError(f"time must be a number of seconds from 0 to {MAX_TIMER_S}")
-        return value
-    if item_type == "counter":
-        whole = _as_whole(value)
-        if whole is None or not 0 <= whole <= MAX_COUNT:
-            raise AnswerError(f"count must be a whole number from 0 to {MAX_COUNT}")
-        return whole
-    if item_type == "photo":
-        raise AnswerError("a photo item takes photos, not an answer value")
-    if item_type == "date":
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value.isoformat()
-        if isinstance(value, str) and _DATE_RE.match(value):
-            try:
-                dt.date.fromisoformat(value)
-            except ValueError:
-                pass
-            else:
-                return value
-        raise AnswerError("date must be a real date written YYYY-MM-DD")
-    raise AnswerError(f"{describe(item_type)} is not a known item type")
+    try:
+        kind = item_type(item.get("type"))
+    except UnknownItemType:
+        raise AnswerError(f"{describe(item.get('type'))} is not a known item type") from None
+    return kind.clean(item, value)
 
 
 # --- walking a definition ----------------------------------------------------------------------------------
@@ -870,7 +598,7 @@ def item_index(definition: dict[str, Any]) -> dict[str, tuple[dict[str, Any], di
 def _is_default(value: Any, default: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return value is default
-    return value == default
+    return bool(value == default)
 
 
 def _without_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,108 @@
+"""choice: one option, or several when ``multiple``; options may score (0 to 100) and may flag a finding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopper.checklists.items.base import (
+    OPTION_LABEL_MAX,
+    AnswerError,
+    Item,
+    ItemChecks,
+    ItemType,
+    at,
+    describe,
+    not_an_option,
+)
+
+OPTION_FIELDS = ("value", "label", "score", "flag")
+
+
+def _chosen(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+class Choice(ItemType):
+    name = "choice"
+    label = "Choice: pick from a list"
+    fields = ("multiple", "options")
+    properties = {
+        "multiple": {"type": "boolean"},
+        "options": {"type": "array", "minItems": 2, "maxItems": 20, "items": {"$ref": "#/$defs/option"}},
+    }
+    required = ("options",)
+    walk = {"control": "choose", "value": "option", "list_if": "multiple", "breach": "flagged-options"}
+
+    def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
+        if "multiple" in item:
+            checks.boolean(at(path, "multiple"), item["multiple"])
+        if "options" not in item:
+            checks.add(at(path, "options"), "is required for choice items")
+            return
+        options = item["options"]
+        if not checks.array(at(path, "options"), options, 2, 20, "option"):
+            return
+        seen: dict[str, int] = {}
+        for index, option in enumerate(options):
+            where = f"{path}.options[{index}]"
+            if not checks.object(where, option, "an option"):
+                continue
+            checks.fields(where, option, OPTION_FIELDS, "an option")
+            value = option.get("value")
+            if checks.has(where, option, "value", required=True) and checks.key(at(where, "value"), value):
+                if value in seen:
+                    checks.add(
+                        at(where, "value"), f"duplicate option value {describe(value)} (also options[{seen[value]}])"
+                    )
+                else:
+                    seen[value] = index
+            if checks.has(where, option, "label", required=True):
+                checks.text(at(where, "label"), option["label"], OPTION_LABEL_MAX, not_blank=True)
+            if "score" in option:
+                checks.number(at(where, "score"), option["score"], 0, 100)
+            if "flag" in option:
+                checks.boolean(at(where, "flag"), option["flag"])
+
+    def condition_problem(self, item: Item, value: Any) -> str | None:
+        values = [option["value"] for option in item["options"]]
+        if value in values:
+            return None
+        return f"{describe(value)} is not an option of {describe(item['key'])} ({', '.join(values)})"
+
+    def clean(self, item: Item, value: Any) -> Any:
+        values = [option["value"] for option in item["options"]]
+        if not item.get("multiple", False):
+            if isinstance(value, str) and value in values:
+                return value
+            raise not_an_option(value, values)
+        if not isinstance(value, list | tuple):
+            raise AnswerError(f"choose a list of options from: {', '.join(values)}")
+        chosen: list[str] = []
+        for part in value:
+            if not (isinstance(part, str) and part in values):
+                raise not_an_option(part, values)
+            if part not in chosen:
+                chosen.append(part)
+        return chosen
+
+    def fraction(self, item: Item, value: Any) -> float | None:
+        scores = {option["value"]: option.get("score", 0) for option in item["options"]}
+        if not any(scores.values()):
+            return None  # no option scores: an informational question
+        chosen = _chosen(value)
+        if not chosen:
+            return None
+        return float(sum(scores[part] for part in chosen) / len(chosen) / 100)
+
+    def breach(self, item: Item, value: Any) -> str | None:
+        chosen = _chosen(value)
+        flagged = [
+            f'"{option["label"]}"'
+            for option in item["options"]
+            if option.get("flag", False) and option["value"] in chosen
+        ]
+        return "chose " + ", ".join(flagged) if flagged else None
+
+    def value_text(self, item: Item, value: Any) -> str:
+        names = {option["value"]: option["label"] for option in item["options"]}
+        return ", ".join(names.get(part, str(part)) for part in _chosen(value)) or "Nothing chosen"
