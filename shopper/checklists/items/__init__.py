@@ -60,6 +60,11 @@ def item_type(name: Any) -> ItemType:
         raise UnknownItemType(name) from None
 
 
+def known_type(name: Any) -> ItemType | None:
+    """The item type called ``name``, or None for anything else (a draft may hold any value)."""
+    return REGISTRY.get(name) if isinstance(name, str) else None
+
+
 def walk_facts() -> dict[str, dict[str, Any]]:
     """name -> what the walk's script needs to know of each type (rendered into pages as JSON)."""
     return {name: kind.facts() for name, kind in REGISTRY.items()}

@@ -201,6 +201,8 @@ class ItemType:
     photos_answer: ClassVar[bool] = False
     #: answers that need no evidence even when the item asks for some
     no_evidence_for: ClassVar[tuple[Any, ...]] = ()
+    #: the trend a measured type's answers make on the dashboard's export ("average wait (seconds)")
+    trend_figure: ClassVar[str] = ""
     #: what the walk's script needs to know (static/js/walk.js, rules.js): see ``facts``
     walk: ClassVar[dict[str, Any]] = {}
 
@@ -247,6 +249,11 @@ class ItemType:
         except AnswerError as error:
             return f"{describe(value)} is not a possible answer of {describe(item['key'])}: {error}"
         return None
+
+    def read_answer(self, item: Item, text: str) -> Any:
+        """An answer a person typed for a show_if pointing at this item (the editor's "Show it when that
+        answer is"), as the definition stores it; a number when the type is numeric and ``text`` is one."""
+        return text
 
     def settings(self, form: Settings) -> dict[str, Any]:
         """This type's fields as the editor's form sets them, without the empty ones."""

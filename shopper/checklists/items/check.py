@@ -17,6 +17,7 @@ from shopper.checklists.items.base import (
 )
 
 LABELS = {"yes": "Yes", "no": "No", "na": "Not applicable"}
+_SPELLINGS = {"n/a": "na", "n-a": "na", "not applicable": "na"}
 
 
 class Check(ItemType):
@@ -35,6 +36,9 @@ class Check(ItemType):
         if value in CHECK_ANSWERS:
             return None
         return f"{describe(value)} is not a possible answer of {describe(item['key'])} ({', '.join(CHECK_ANSWERS)})"
+
+    def read_answer(self, item: Item, text: str) -> Any:
+        return _SPELLINGS.get(text.lower(), text.lower())
 
     def settings(self, form: Settings) -> dict[str, Any]:
         """Only an expected "no" is written: "yes" is the default."""

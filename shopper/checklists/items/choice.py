@@ -69,6 +69,14 @@ class Choice(ItemType):
             return None
         return f"{describe(value)} is not an option of {describe(item['key'])} ({', '.join(values)})"
 
+    def read_answer(self, item: Item, text: str) -> Any:
+        """An option's value, or its label in any case."""
+        options = item.get("options", [])
+        if text in {option.get("value") for option in options}:
+            return text
+        by_label = {option.get("label", "").lower(): option.get("value") for option in options}
+        return by_label.get(text.lower(), text)
+
     def clean(self, item: Item, value: Any) -> Any:
         values = [option["value"] for option in item["options"]]
         if not item.get("multiple", False):

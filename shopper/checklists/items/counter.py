@@ -27,6 +27,7 @@ class Counter(ItemType):
     fields = ("target_max", "unit")
     properties = {"target_max": whole_schema(0, MAX_COUNT), "unit": string_schema(UNIT_MAX)}
     numeric = True
+    trend_figure = "average count"
     walk = {
         "value": "number",
         "typing": True,

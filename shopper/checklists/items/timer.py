@@ -26,6 +26,7 @@ class Timer(ItemType):
     fields = ("target_max_s",)
     properties = {"target_max_s": whole_schema(0, MAX_TIMER_S)}
     numeric = True
+    trend_figure = "average wait (seconds)"
     walk = {
         "value": "number",
         "typing": True,
