@@ -263,16 +263,6 @@ def browser():
             chromium.close()
 
 
-def wait_until(page, function: str, timeout: float = 10.0) -> None:
-    """Poll a JavaScript function until it returns true. Playwright's wait_for_function evaluates its predicate
-    with eval(), which the app's Content-Security-Policy (script-src 'self') rightly refuses; evaluate() does not."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(function):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {function}")
-        time.sleep(0.05)
-
-
 def sign_in(page, live: Live, email: str = "", remember: bool = False) -> None:
     page.goto(f"{live.url}/login")
     page.fill("input[name=email]", email or live.auditor_email)
