@@ -201,8 +201,11 @@ class ItemType:
     photos_answer: ClassVar[bool] = False
     #: answers that need no evidence even when the item asks for some
     no_evidence_for: ClassVar[tuple[Any, ...]] = ()
-    #: the trend a measured type's answers make on the dashboard's export ("average wait (seconds)")
+    #: a measured type's trend on the dashboard: its export's figure ("average wait (seconds)"), the word its
+    #: average goes by ("wait") and the scale of its chart ("seconds")
     trend_figure: ClassVar[str] = ""
+    trend_word: ClassVar[str] = ""
+    trend_chart: ClassVar[str] = ""
     #: what the walk's script needs to know (static/js/walk.js, rules.js): see ``facts``
     walk: ClassVar[dict[str, Any]] = {}
 

@@ -28,6 +28,8 @@ class Counter(ItemType):
     properties = {"target_max": whole_schema(0, MAX_COUNT), "unit": string_schema(UNIT_MAX)}
     numeric = True
     trend_figure = "average count"
+    trend_word = "count"
+    trend_chart = "count"
     walk = {
         "value": "number",
         "typing": True,

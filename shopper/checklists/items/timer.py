@@ -27,6 +27,8 @@ class Timer(ItemType):
     properties = {"target_max_s": whole_schema(0, MAX_TIMER_S)}
     numeric = True
     trend_figure = "average wait (seconds)"
+    trend_word = "wait"
+    trend_chart = "seconds"
     walk = {
         "value": "number",
         "typing": True,
