@@ -1,9 +1,8 @@
 """The checklist format of docs/checklist-format.md: constants, the published JSON Schema, the validator.
 
-The validator is hand-written so the runtime does not depend on ``jsonschema``; it checks everything
-``CHECKLIST_SCHEMA`` checks, plus the rules JSON Schema cannot express (unique keys, ``show_if`` references,
-label counts...). The tests keep the two in agreement. What differs between item types is asked of the
-registry in ``shopper.checklists.items``.
+The validator checks the structure with ``jsonschema`` against ``CHECKLIST_SCHEMA`` itself, in words a person
+understands, and by hand only what JSON Schema cannot express (unique keys, ``show_if`` references, target
+ranges...). What differs between item types is asked of the registry in ``shopper.checklists.items``.
 """
 
 from __future__ import annotations
@@ -16,10 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from shopper.checklists.items import ITEM_TYPES, REGISTRY, UnknownItemType, item_type
+from jsonschema import Draft202012Validator, TypeChecker, ValidationError, validators
+
+from shopper.checklists.items import ITEM_TYPES, REGISTRY, UnknownItemType, item_type, known_type
 from shopper.checklists.items.base import (
     MAX_TEXT,
-    NOT_BLANK,
     is_finite,
     is_number,
     plural,
@@ -105,7 +105,6 @@ EVIDENCE_DEFAULTS: dict[str, Any] = {"prompt": "", "require": "none"}
 OPTION_DEFAULTS: dict[str, Any] = {"score": 0, "flag": False}
 
 _KEY_RE = re.compile(KEY_PATTERN)
-_NOT_BLANK_RE = re.compile(NOT_BLANK)
 
 # Length limits shared by the schema and the validator.
 _TITLE_MAX = 200
@@ -255,224 +254,306 @@ def _join(path: str, field: str) -> str:
 
 
 # --- the validator -----------------------------------------------------------------------------------------
+# The structure is checked by ``jsonschema`` against CHECKLIST_SCHEMA itself; each error is put in words by
+# ``_say``. By hand remain only what JSON Schema cannot say: whole numbers written 5.0, finite numbers, keys
+# ending in a newline (Python's ``re`` lets "$" match before it), and the cross-references (``_CrossChecks``).
+
+KEY_RULE = "is not a valid key: use up to 63 lowercase letters, digits and hyphens, starting with a letter or a digit"
+
+#: kind of object -> (how messages name it, its fields in the order problems are reported)
+_OBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "": ("a checklist", TOP_FIELDS),
+    "touchpoint": ("a touchpoint", TOUCHPOINT_FIELDS),
+    "item": ("an item", ITEM_FIELDS),
+    "option": ("an option", OPTION_FIELDS),
+    "evidence": ("evidence", EVIDENCE_FIELDS),
+    "show_if": ("show_if", SHOW_IF_FIELDS),
+}
+_OBJECT_WORDS = {
+    "touchpoint": "a touchpoint",
+    "item": "an item",
+    "option": "an option",
+    "evidence": "the evidence follow-up",
+    "show_if": "a condition",
+}
+_ELEMENTS = {"touchpoints": "touchpoint", "items": "item", "labels": "label", "options": "option", "in": "answer"}
+_ENUMS = {
+    "channel": "channel",
+    "type": "item type",
+    "require": "evidence requirement",
+    "flag_if": "flag_if value",
+    "expect": "expected answer",
+}
+
+Segments = tuple[str | int, ...]
+
+
+def _types() -> TypeChecker:
+    """JSON Schema's integer takes 5.0 and its number takes NaN and infinity; the format takes neither."""
+    base = Draft202012Validator.TYPE_CHECKER
+    return base.redefine_many(
+        {
+            "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+            "number": lambda _, value: is_finite(value),
+        }
+    )
+
+
+@functools.cache
+def _structure() -> Draft202012Validator:
+    """The published schema, compiled once."""
+    strict = validators.extend(Draft202012Validator, type_checker=_types())
+    validator: Draft202012Validator = strict(CHECKLIST_SCHEMA)
+    return validator
+
+
+def _path(segments: Segments) -> str:
+    path = ""
+    for segment in segments:
+        path = f"{path}[{segment}]" if isinstance(segment, int) else _join(path, str(segment))
+    return path
+
+
+def _kind(segments: Segments) -> str:
+    """Which part of the format the value at ``segments`` is: "", "touchpoint", "item", "option", ... or "value"."""
+    if not segments:
+        return ""
+    last, parent = segments[-1], segments[-2] if len(segments) > 1 else None
+    if isinstance(last, int):
+        return {"touchpoints": "touchpoint", "items": "item", "options": "option"}.get(str(parent), "value")
+    return last if last in ("evidence", "show_if") and parent != "show_if" else "value"
+
+
+def _at(data: Any, segments: Segments) -> Any:
+    for segment in segments:
+        data = data[segment]
+    return data
+
+
+def _unknown(name: Any, kind: str) -> str:
+    what, allowed = _OBJECTS[kind]
+    close = difflib.get_close_matches(str(name), allowed, n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else f" (allowed: {', '.join(allowed)})"
+    return f"is not a field of {what}{hint}"
+
+
+def _whole_range(error: ValidationError, data: Any) -> tuple[Any, Any]:
+    """The bounds of a whole-number field, as its item type has them (a rating's target follows its scale)."""
+    segments = tuple(error.absolute_path)
+    item = _at(data, segments[:-1]) if len(segments) > 1 else None
+    kind = known_type(item.get("type")) if isinstance(item, dict) else None
+    bounds = kind.bounds(item, str(segments[-1])) if kind is not None and item is not None else None
+    return bounds or (error.schema.get("minimum"), error.schema.get("maximum"))
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A problem with where it sorts: the path's segments, and whether it is about a field's name (reported
+    before the fields' values, in the object's own order)."""
+
+    segments: Segments
+    message: str
+    by_name: bool = False
+    rank: int = 1  # of two problems at one place, the lower rank is said
+
+
+def _say(error: ValidationError, data: Any) -> list[_Said]:
+    segments: Segments = tuple(error.absolute_path)
+    value, node, rule = error.instance, error.schema, error.validator
+    last = segments[-1] if segments else ""
+    if rule == "type":
+        expected = error.validator_value
+        if expected == "object":
+            if not segments:
+                return [_Said((), f"must be a JSON object with a title and touchpoints, not {describe(value)}")]
+            return [_Said(segments, f"must be an object ({_OBJECT_WORDS[_kind(segments)]}), not {describe(value)}")]
+        if expected == "array":
+            return [_Said(segments, f"must be a list of {_ELEMENTS[str(last)]}s, not {describe(value)}")]
+        if expected == "integer":
+            low, high = _whole_range(error, data)
+            return [_Said(segments, f"must be a whole number from {low} to {high}, not {describe(value)}")]
+        if expected == "number" and is_number(value):
+            return [_Said(segments, "must be a finite number")]
+        words = {"string": "a string", "boolean": "true or false", "number": "a number"}
+        wanted = words[expected] if isinstance(expected, str) else "a string or a finite number"
+        return [_Said(segments, f"must be {wanted}, not {describe(value)}")]
+    if rule == "enum" and "propertyNames" in error.schema_path:
+        kind = _at(data, segments).get("type")
+        owners = [name for name, fields in TYPE_FIELDS.items() if value in fields]
+        message = f"is not used by {kind} items (only by {', '.join(owners)})"
+        return [_Said((*segments, value), message, by_name=True, rank=1)]
+    if rule == "enum":
+        return [_Said(segments, f"{describe(value)} is not a known {_ENUMS[str(last)]} ({', '.join(node['enum'])})")]
+    if rule == "pattern" and node["pattern"] == KEY_PATTERN:
+        return [_Said(segments, f"{describe(value)} {KEY_RULE}")]
+    if rule in ("pattern", "minLength"):
+        return [_Said(segments, "must not be empty")]
+    if rule == "maxLength":
+        return [_Said(segments, f"must be at most {node['maxLength']} characters (it has {len(value)})")]
+    if rule in ("minimum", "maximum"):
+        if "type" not in node or node["type"] == "integer":
+            low, high = _whole_range(error, data)
+            return [_Said(segments, f"must be a whole number from {low} to {high}, not {describe(value)}")]
+        bounds = f"from {node['minimum']} to {node['maximum']}"
+        return [_Said(segments, f"must be a number {bounds}, not {describe(value)}")]
+    if rule in ("minItems", "maxItems") and "type" not in node:  # a count that follows another field
+        item = _at(data, segments[:-1])
+        return [_Said(segments, item_type(item["type"]).count_problem(item, str(last), value), rank=2)]
+    if rule == "minItems":
+        return [_Said(segments, f"must have at least {plural(node['minItems'], _ELEMENTS[str(last)])}")]
+    if rule == "maxItems":
+        noun = _ELEMENTS[str(last)]
+        return [_Said(segments, f"must have at most {plural(node['maxItems'], noun)} (it has {len(value)})")]
+    if rule == "required":
+        kind = value.get("type")
+        suffix = f" for {kind} items" if _kind(segments) == "item" and "then" in error.schema_path else ""
+        return [_Said((*segments, name), f"is required{suffix}") for name in node["required"] if name not in value]
+    if rule == "additionalProperties":
+        kind = _kind(segments)
+        extra = [name for name in value if name not in node["properties"]]
+        return [_Said((*segments, name), _unknown(name, kind), by_name=True, rank=0) for name in extra]
+    if rule == "oneOf" and not isinstance(value, dict):
+        return []  # not an object: said once, by its type
+    if rule == "oneOf":
+        both = "equals" in value and "in" in value
+        neither = 'needs "equals" (one answer) or "in" (a list of answers)'
+        message = "use either equals or in, not both" if both else neither
+        return [_Said((*segments, ""), message)]  # said after the condition's item, before its answers
+    return [_Said(segments, error.message)]
+
+
+def _child(container: Any, segment: str | int) -> Any:
+    try:
+        return container[segment]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _order(said: _Said, data: Any) -> tuple[Any, ...]:
+    """Where a problem sorts: document order, the way the format's fields are listed."""
+    key: list[Any] = []
+    container = data
+    for index, segment in enumerate(said.segments):
+        final = index == len(said.segments) - 1
+        if isinstance(segment, int) or not isinstance(container, dict):
+            key.append((1, segment if isinstance(segment, int) else 0, 0))
+        else:
+            kind = _kind(said.segments[:index])
+            fields = _OBJECTS.get(kind, ("", ()))[1]
+            if kind == "item":
+                item_kind = known_type(container.get("type"))
+                fields = (*COMMON_ITEM_FIELDS, *(item_kind.fields if item_kind else ()))
+            if final and said.by_name:
+                key.append((0, list(container).index(segment), 0))
+            elif segment == "":
+                key.append((1, 0.5, 0))
+            else:
+                key.append((1, fields.index(segment) if segment in fields else len(fields), 0))
+        if not final:
+            container = _child(container, segment)
+    return tuple(key)
+
+
+def _keys(data: Any) -> Iterator[tuple[Segments, Any]]:
+    """Every key of a definition that is structurally sound enough to hold one: touchpoint and item keys, option
+    values and the items conditions point at."""
+    touchpoints = data.get("touchpoints") if isinstance(data, dict) else None
+    for t, touchpoint in enumerate(touchpoints if isinstance(touchpoints, list) else []):
+        if not isinstance(touchpoint, dict):
+            continue
+        yield ("touchpoints", t, "key"), touchpoint.get("key")
+        items = touchpoint.get("items")
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict):
+                continue
+            at: Segments = ("touchpoints", t, "items", i)
+            yield (*at, "key"), item.get("key")
+            if isinstance(item.get("show_if"), dict):
+                yield (*at, "show_if", "item"), item["show_if"].get("item")
+            kind = known_type(item.get("type"))
+            options = item.get("options") if kind is not None and "options" in kind.fields else None
+            for o, option in enumerate(options if isinstance(options, list) else []):
+                if isinstance(option, dict):
+                    yield (*at, "options", o, "value"), option.get("value")
+
+
+def _segments(path: str) -> Segments:
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", path))
+
+
+class _TypeRules:
+    """What an item type checks by hand (ItemChecks), collected to sort with the schema's problems."""
+
+    def __init__(self) -> None:
+        self.said: list[_Said] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.said.append(_Said(_segments(path), message))
+
+    def is_key(self, value: Any) -> bool:
+        return isinstance(value, str) and _KEY_RE.fullmatch(value) is not None
+
+
+def _structure_problems(data: Any) -> list[Problem]:
+    """The problems the schema finds, and the few value rules it cannot say, in document order."""
+    said = [s for error in _structure().iter_errors(data) for s in _say(error, data)]
+    for segments, key in _keys(data):
+        if isinstance(key, str) and re.search(KEY_PATTERN, key) and not _KEY_RE.fullmatch(key):
+            said.append(_Said(segments, f"{describe(key)} {KEY_RULE}"))
+    rules = _TypeRules()
+    for path, item in _items(data):
+        kind = known_type(item.get("type"))
+        if kind is not None:
+            kind.check_item(rules, path, item)
+    said += rules.said
+    best: dict[str, _Said] = {}
+    for one in said:
+        path = _path(tuple(s for s in one.segments if s != ""))
+        if path not in best or one.rank < best[path].rank:
+            best[path] = one
+    ordered = sorted(best.items(), key=lambda pair: _order(pair[1], data))
+    return [Problem(path or "(document)", one.message) for path, one in ordered]
+
+
+def _touchpoints(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    touchpoints = data.get("touchpoints") if isinstance(data, dict) else None
+    for index, touchpoint in enumerate(touchpoints if isinstance(touchpoints, list) else []):
+        if isinstance(touchpoint, dict):
+            yield f"touchpoints[{index}]", touchpoint
+
+
+def _items(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, touchpoint in _touchpoints(data):
+        items = touchpoint.get("items")
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict):
+                yield f"{path}.items[{index}]", item
 
 
 @dataclass
 class _Entry:
-    """An item seen by the validator, for the checks that span the whole checklist."""
+    """An item seen by the cross-checks."""
 
     path: str
     position: int
     item: dict[str, Any]
 
 
-class _Validator:
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.touchpoints: list[tuple[str, dict[str, Any]]] = []
-        self.items: list[_Entry] = []
+class _CrossChecks:
+    """The rules that span the whole checklist: unique keys, and conditions that point at existing items."""
+
+    def __init__(self, data: Any, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.touchpoints = list(_touchpoints(data))
+        self.items = [_Entry(path, position, item) for position, (path, item) in enumerate(_items(data))]
 
     def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path or "(document)", message))
+        self.problems.append(Problem(path, message))
 
-    # generic checks; each returns whether the value is usable for further checks
-
-    def fields(self, path: str, value: dict[Any, Any], allowed: tuple[str, ...], what: str) -> None:
-        for name in value:
-            if name not in allowed:
-                self.unknown(path, name, allowed, what)
-
-    def unknown(self, path: str, name: Any, allowed: tuple[str, ...], what: str) -> None:
-        text = str(name)
-        close = difflib.get_close_matches(text, allowed, n=1)
-        hint = f'; did you mean "{close[0]}"?' if close else f" (allowed: {', '.join(allowed)})"
-        self.add(_join(path, text), f"is not a field of {what}{hint}")
-
-    def has(self, path: str, value: dict[Any, Any], name: str, *, required: bool = False) -> bool:
-        """Whether ``value`` has the field; a missing required field is reported."""
-        if name in value:
-            return True
-        if required:
-            self.add(_join(path, name), "is required")
-        return False
-
-    def object(self, path: str, value: Any, what: str) -> bool:
-        if isinstance(value, dict):
-            return True
-        self.add(path, f"must be an object ({what}), not {describe(value)}")
-        return False
-
-    def text(self, path: str, value: Any, max_length: int, *, not_blank: bool = False) -> bool:
-        if not isinstance(value, str):
-            self.add(path, f"must be a string, not {describe(value)}")
-            return False
-        if not_blank and not _NOT_BLANK_RE.search(value):
-            self.add(path, "must not be empty")
-            return False
-        if len(value) > max_length:
-            self.add(path, f"must be at most {max_length} characters (it has {len(value)})")
-            return False
-        return True
-
-    def boolean(self, path: str, value: Any) -> None:
-        if not isinstance(value, bool):
-            self.add(path, f"must be true or false, not {describe(value)}")
-
-    def number(self, path: str, value: Any, low: float | None = None, high: float | None = None) -> bool:
-        if not is_number(value):
-            self.add(path, f"must be a number, not {describe(value)}")
-            return False
-        if not is_finite(value):
-            self.add(path, "must be a finite number")
-            return False
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            self.add(path, f"must be a number {bounds}, not {describe(value)}")
-            return False
-        return True
-
-    def whole(self, path: str, value: Any, low: int, high: int) -> bool:
-        if not (is_finite(value) and isinstance(value, int)) or not low <= value <= high:
-            self.add(path, f"must be a whole number from {low} to {high}, not {describe(value)}")
-            return False
-        return True
-
-    def choice(self, path: str, value: Any, allowed: tuple[str, ...], what: str) -> bool:
-        if isinstance(value, str) and value in allowed:
-            return True
-        self.add(path, f"{describe(value)} is not a known {what} ({', '.join(allowed)})")
-        return False
-
-    def key(self, path: str, value: Any) -> bool:
-        if isinstance(value, str) and _KEY_RE.fullmatch(value):
-            return True
-        if not isinstance(value, str):
-            self.add(path, f"must be a string, not {describe(value)}")
-        else:
-            self.add(
-                path,
-                f"{describe(value)} is not a valid key: use up to 63 lowercase letters, digits and hyphens, "
-                "starting with a letter or a digit",
-            )
-        return False
-
-    def array(self, path: str, value: Any, low: int, high: int, noun: str) -> bool:
-        if not isinstance(value, list):
-            self.add(path, f"must be a list of {noun}s, not {describe(value)}")
-            return False
-        if len(value) < low:
-            self.add(path, f"must have at least {plural(low, noun)}")
-        elif len(value) > high:
-            self.add(path, f"must have at most {plural(high, noun)} (it has {len(value)})")
-        return True
-
-    # the format
-
-    def definition(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            self.add("", f"must be a JSON object with a title and touchpoints, not {describe(data)}")
-            return
-        self.fields("", data, TOP_FIELDS, "a checklist")
-        if self.has("", data, "title", required=True):
-            self.text("title", data["title"], _TITLE_MAX, not_blank=True)
-        if "description" in data:
-            self.text("description", data["description"], _DESCRIPTION_MAX)
-        if "critical_cap" in data:
-            self.number("critical_cap", data["critical_cap"], 0, 100)
-        if self.has("", data, "touchpoints", required=True) and self.array(
-            "touchpoints", data["touchpoints"], 1, 30, "touchpoint"
-        ):
-            for index, touchpoint in enumerate(data["touchpoints"]):
-                self.touchpoint(f"touchpoints[{index}]", touchpoint)
+    def run(self) -> list[Problem]:
         self.unique_keys()
         self.conditions()
-
-    def touchpoint(self, path: str, touchpoint: Any) -> None:
-        if not self.object(path, touchpoint, "a touchpoint"):
-            return
-        self.touchpoints.append((path, touchpoint))
-        self.fields(path, touchpoint, TOUCHPOINT_FIELDS, "a touchpoint")
-        if self.has(path, touchpoint, "key", required=True):
-            self.key(_join(path, "key"), touchpoint["key"])
-        if self.has(path, touchpoint, "title", required=True):
-            self.text(_join(path, "title"), touchpoint["title"], _TITLE_MAX, not_blank=True)
-        if self.has(path, touchpoint, "channel", required=True):
-            self.choice(_join(path, "channel"), touchpoint["channel"], CHANNELS, "channel")
-        if "promise" in touchpoint:
-            self.text(_join(path, "promise"), touchpoint["promise"], _PROMISE_MAX)
-        if "guidance" in touchpoint:
-            self.text(_join(path, "guidance"), touchpoint["guidance"], _GUIDANCE_MAX)
-        items = touchpoint.get("items")
-        if self.has(path, touchpoint, "items", required=True) and self.array(
-            _join(path, "items"), items, 1, 60, "item"
-        ):
-            for index, item in enumerate(items):
-                self.item(f"{path}.items[{index}]", item)
-
-    def item(self, path: str, item: Any) -> None:
-        if not self.object(path, item, "an item"):
-            return
-        self.items.append(_Entry(path, len(self.items), item))
-        kind = item.get("type")
-        known = isinstance(kind, str) and kind in TYPE_FIELDS
-        for name in item:
-            if name in COMMON_ITEM_FIELDS or (known and name in TYPE_FIELDS[kind]):
-                continue
-            if name in ITEM_FIELDS:
-                if known:
-                    owners = [t for t, names in TYPE_FIELDS.items() if name in names]
-                    self.add(_join(path, name), f"is not used by {kind} items (only by {', '.join(owners)})")
-            else:
-                self.unknown(path, name, ITEM_FIELDS, "an item")
-        at = functools.partial(_join, path)
-        if self.has(path, item, "key", required=True):
-            self.key(at("key"), item["key"])
-        if self.has(path, item, "type", required=True):
-            self.choice(at("type"), kind, ITEM_TYPES, "item type")
-        if self.has(path, item, "prompt", required=True):
-            self.text(at("prompt"), item["prompt"], _PROMPT_MAX, not_blank=True)
-        if "help" in item:
-            self.text(at("help"), item["help"], _HELP_MAX)
-        if "weight" in item:
-            self.number(at("weight"), item["weight"], 0, 10)
-        for name in ("required", "critical"):
-            if name in item:
-                self.boolean(at(name), item[name])
-        if "evidence" in item and self.object(at("evidence"), item["evidence"], "the evidence follow-up"):
-            evidence = item["evidence"]
-            self.fields(at("evidence"), evidence, EVIDENCE_FIELDS, "evidence")
-            if "prompt" in evidence:
-                self.text(at("evidence.prompt"), evidence["prompt"], _PROMPT_MAX)
-            if "require" in evidence:
-                self.choice(at("evidence.require"), evidence["require"], EVIDENCE_REQUIRE, "evidence requirement")
-        if "flag_if" in item:
-            self.choice(at("flag_if"), item["flag_if"], FLAG_IF, "flag_if value")
-        if "show_if" in item:
-            self.show_if(at("show_if"), item["show_if"])
-        if known:
-            item_type(kind).check_item(self, path, item)
-
-    def show_if(self, path: str, condition: Any) -> None:
-        if not self.object(path, condition, "a condition"):
-            return
-        self.fields(path, condition, SHOW_IF_FIELDS, "show_if")
-        if self.has(path, condition, "item", required=True):
-            self.key(_join(path, "item"), condition["item"])
-        if "equals" in condition and "in" in condition:
-            self.add(path, "use either equals or in, not both")
-        elif "equals" not in condition and "in" not in condition:
-            self.add(path, 'needs "equals" (one answer) or "in" (a list of answers)')
-        if "equals" in condition:
-            self.answer_value(_join(path, "equals"), condition["equals"])
-        if "in" in condition and self.array(_join(path, "in"), condition["in"], 1, 20, "answer"):
-            for index, value in enumerate(condition["in"]):
-                self.answer_value(f"{path}.in[{index}]", value)
-
-    def answer_value(self, path: str, value: Any) -> None:
-        if isinstance(value, str):
-            self.text(path, value, MAX_TEXT)
-        elif not is_finite(value):
-            self.add(path, f"must be a string or a finite number, not {describe(value)}")
+        return self.problems
 
     # checks across the whole checklist
 
@@ -548,9 +629,7 @@ def validate_definition(data: Any) -> list[Problem]:
 
     Never raises, whatever ``data`` is.
     """
-    validator = _Validator()
-    validator.definition(data)
-    return validator.problems
+    return _CrossChecks(data, _structure_problems(data)).run()
 
 
 def check_definition(data: Any) -> dict[str, Any]:

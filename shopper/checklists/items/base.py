@@ -142,30 +142,11 @@ class Measure:
 
 
 class ItemChecks(Protocol):
-    """The checks of the checklist validator (schema.py) a type uses on its own fields; each reports a problem
-    at ``path`` and returns whether the value is usable for further checks."""
+    """What a type's own rules (``ItemType.check_item``) report to: the checklist validator in schema.py."""
 
     def add(self, path: str, message: str) -> None: ...
 
-    def text(self, path: str, value: Any, max_length: int, *, not_blank: bool = False) -> bool: ...
-
-    def boolean(self, path: str, value: Any) -> None: ...
-
-    def number(self, path: str, value: Any, low: float | None = None, high: float | None = None) -> bool: ...
-
-    def whole(self, path: str, value: Any, low: int, high: int) -> bool: ...
-
-    def choice(self, path: str, value: Any, allowed: tuple[str, ...], what: str) -> bool: ...
-
-    def key(self, path: str, value: Any) -> bool: ...
-
-    def array(self, path: str, value: Any, low: int, high: int, noun: str) -> bool: ...
-
-    def object(self, path: str, value: Any, what: str) -> bool: ...
-
-    def fields(self, path: str, value: dict[Any, Any], allowed: tuple[str, ...], what: str) -> None: ...
-
-    def has(self, path: str, value: dict[Any, Any], name: str, *, required: bool = False) -> bool: ...
+    def is_key(self, value: Any) -> bool: ...
 
 
 class Settings(Protocol):
@@ -241,7 +222,16 @@ class ItemType:
         return rule
 
     def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        """Report what is wrong with this type's own fields of ``item`` (at ``path``)."""
+        """Report what the schema cannot say about this type's fields of ``item`` (at ``path``): rules between
+        two values. ``item`` may be faulty anywhere; a rule looks only at values of the right shape."""
+
+    def bounds(self, item: Item, field: str) -> tuple[int, int] | None:
+        """The range of a whole-number field when it depends on another field (a rating's target), else None."""
+        return None
+
+    def count_problem(self, item: Item, field: str, value: list[Any]) -> str:
+        """Why a list field has the wrong length for another field (the schema's conditional minItems)."""
+        return f"has the wrong number of entries ({len(value)})"
 
     def condition_problem(self, item: Item, value: Any) -> str | None:
         """Why ``value`` (a string or a finite number) can never be this item's answer, for a show_if pointing

@@ -8,10 +8,8 @@ from shopper.checklists.items.base import (
     CHECK_ANSWERS,
     EXPECT,
     Item,
-    ItemChecks,
     ItemType,
     Settings,
-    at,
     describe,
     not_an_option,
 )
@@ -27,10 +25,6 @@ class Check(ItemType):
     properties = {"expect": {"enum": list(EXPECT)}}
     no_evidence_for = ("na",)
     walk = {"control": "choose", "value": "option", "breach": "expect"}
-
-    def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "expect" in item:
-            checks.choice(at(path, "expect"), item["expect"], EXPECT, "expected answer")
 
     def condition_problem(self, item: Item, value: Any) -> str | None:
         if value in CHECK_ANSWERS:

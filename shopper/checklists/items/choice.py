@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shopper.checklists.items.base import (
-    OPTION_LABEL_MAX,
     AnswerError,
     Item,
     ItemChecks,
     ItemType,
-    at,
     describe,
     not_an_option,
 )
@@ -34,34 +32,18 @@ class Choice(ItemType):
     walk = {"control": "choose", "value": "option", "list_if": "multiple", "breach": "flagged-options"}
 
     def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "multiple" in item:
-            checks.boolean(at(path, "multiple"), item["multiple"])
-        if "options" not in item:
-            checks.add(at(path, "options"), "is required for choice items")
-            return
-        options = item["options"]
-        if not checks.array(at(path, "options"), options, 2, 20, "option"):
-            return
+        """Option values are unique within their item."""
+        options = item.get("options")
         seen: dict[str, int] = {}
-        for index, option in enumerate(options):
-            where = f"{path}.options[{index}]"
-            if not checks.object(where, option, "an option"):
+        for index, option in enumerate(options if isinstance(options, list) else []):
+            value: Any = option.get("value") if isinstance(option, dict) else None
+            if not checks.is_key(value):
                 continue
-            checks.fields(where, option, OPTION_FIELDS, "an option")
-            value = option.get("value")
-            if checks.has(where, option, "value", required=True) and checks.key(at(where, "value"), value):
-                if value in seen:
-                    checks.add(
-                        at(where, "value"), f"duplicate option value {describe(value)} (also options[{seen[value]}])"
-                    )
-                else:
-                    seen[value] = index
-            if checks.has(where, option, "label", required=True):
-                checks.text(at(where, "label"), option["label"], OPTION_LABEL_MAX, not_blank=True)
-            if "score" in option:
-                checks.number(at(where, "score"), option["score"], 0, 100)
-            if "flag" in option:
-                checks.boolean(at(where, "flag"), option["flag"])
+            if value in seen:
+                where = f"{path}.options[{index}].value"
+                checks.add(where, f"duplicate option value {describe(value)} (also options[{seen[value]}])")
+            else:
+                seen[value] = index
 
     def condition_problem(self, item: Item, value: Any) -> str | None:
         values = [option["value"] for option in item["options"]]

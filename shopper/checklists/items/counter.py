@@ -9,11 +9,9 @@ from shopper.checklists.items.base import (
     UNIT_MAX,
     AnswerError,
     Item,
-    ItemChecks,
     ItemType,
     Measure,
     as_whole,
-    at,
     format_number,
     is_number,
     string_schema,
@@ -37,12 +35,6 @@ class Counter(ItemType):
         "hint": f"Type a whole number from 0 to {MAX_COUNT}.",
         "breach": "at-most",
     }
-
-    def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "target_max" in item:
-            checks.whole(at(path, "target_max"), item["target_max"], 0, MAX_COUNT)
-        if "unit" in item:
-            checks.text(at(path, "unit"), item["unit"], UNIT_MAX)
 
     def clean(self, item: Item, value: Any) -> Any:
         """A count comes back as an int (3.0 -> 3)."""

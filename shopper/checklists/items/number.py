@@ -39,13 +39,11 @@ class Number(ItemType):
     walk = {"value": "number", "typing": True, "hint": "Type a number, like 12 or 2.5.", "breach": "range"}
 
     def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "unit" in item:
-            checks.text(at(path, "unit"), item["unit"], UNIT_MAX)
-        low_ok = "target_min" in item and checks.number(at(path, "target_min"), item["target_min"])
-        high_ok = "target_max" in item and checks.number(at(path, "target_max"), item["target_max"])
-        if low_ok and high_ok and item["target_min"] > item["target_max"]:
-            low, high = describe(item["target_min"]), describe(item["target_max"])
-            checks.add(at(path, "target_min"), f"must not be more than target_max ({low} > {high})")
+        """The target range is not upside down."""
+        low: Any = item.get("target_min")
+        high: Any = item.get("target_max")
+        if is_finite(low) and is_finite(high) and low > high:
+            checks.add(at(path, "target_min"), f"must not be more than target_max ({describe(low)} > {describe(high)})")
 
     def clean(self, item: Item, value: Any) -> Any:
         if not is_finite(value):

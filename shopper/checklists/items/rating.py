@@ -8,14 +8,17 @@ from shopper.checklists.items.base import (
     LABEL_MAX,
     AnswerError,
     Item,
-    ItemChecks,
     ItemType,
     as_whole,
-    at,
     plural,
     string_schema,
     whole_schema,
 )
+
+
+def _scale(item: Item) -> int | None:
+    scale = item.get("scale")
+    return scale if isinstance(scale, int) and not isinstance(scale, bool) and 3 <= scale <= 10 else None
 
 
 class Rating(ItemType):
@@ -42,24 +45,11 @@ class Rating(ItemType):
         ]
         return {**super().schema(), "allOf": per_scale}
 
-    def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "scale" not in item:
-            checks.add(at(path, "scale"), "is required for rating items")
-        scale_ok = "scale" in item and checks.whole(at(path, "scale"), item["scale"], 3, 10)
-        scale = item["scale"] if scale_ok else 10
-        if "labels" in item:
-            labels = item["labels"]
-            if checks.array(at(path, "labels"), labels, 3, 10, "label"):
-                for index, label in enumerate(labels):
-                    checks.text(f"{path}.labels[{index}]", label, LABEL_MAX)
-                if scale_ok and 3 <= len(labels) <= 10 and len(labels) != scale:
-                    checks.add(
-                        at(path, "labels"),
-                        f"has {plural(len(labels), 'label')} but the scale has {scale} points; "
-                        "give one label per point",
-                    )
-        if "target_min" in item:
-            checks.whole(at(path, "target_min"), item["target_min"], 1, scale)
+    def bounds(self, item: Item, field: str) -> tuple[int, int] | None:
+        return (1, _scale(item) or 10) if field == "target_min" else None
+
+    def count_problem(self, item: Item, field: str, value: list[Any]) -> str:
+        return f"has {plural(len(value), 'label')} but the scale has {item['scale']} points; give one label per point"
 
     def clean(self, item: Item, value: Any) -> Any:
         scale = item["scale"]

@@ -10,9 +10,7 @@ from shopper.checklists.items.base import (
     NOT_BLANK,
     AnswerError,
     Item,
-    ItemChecks,
     ItemType,
-    at,
     whole_schema,
 )
 
@@ -25,10 +23,6 @@ class Text(ItemType):
     fields = ("max_length",)
     properties = {"max_length": whole_schema(1, MAX_TEXT)}
     walk = {"value": "text", "typing": True}
-
-    def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "max_length" in item:
-            checks.whole(at(path, "max_length"), item["max_length"], 1, MAX_TEXT)
 
     def clean(self, item: Item, value: Any) -> Any:
         """A blank answer comes back as None, since it says nothing."""

@@ -8,10 +8,8 @@ from shopper.checklists.items.base import (
     MAX_TIMER_S,
     AnswerError,
     Item,
-    ItemChecks,
     ItemType,
     Measure,
-    at,
     format_number,
     format_seconds,
     is_finite,
@@ -36,10 +34,6 @@ class Timer(ItemType):
         "hint": f"Type the seconds as a whole number, from 0 to {MAX_TIMER_S}.",
         "breach": "wait",
     }
-
-    def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
-        if "target_max_s" in item:
-            checks.whole(at(path, "target_max_s"), item["target_max_s"], 0, MAX_TIMER_S)
 
     def clean(self, item: Item, value: Any) -> Any:
         if not is_finite(value) or not 0 <= value <= MAX_TIMER_S:
