@@ -357,69 +357,107 @@ class _Said:
     rank: int = 1  # of two problems at one place, the lower rank is said
 
 
-def _say(error: ValidationError, data: Any) -> list[_Said]:
-    segments: Segments = tuple(error.absolute_path)
-    value, node, rule = error.instance, error.schema, error.validator
-    last = segments[-1] if segments else ""
-    if rule == "type":
-        expected = error.validator_value
-        if expected == "object":
-            if not segments:
-                return [_Said((), f"must be a JSON object with a title and touchpoints, not {describe(value)}")]
-            return [_Said(segments, f"must be an object ({_OBJECT_WORDS[_kind(segments)]}), not {describe(value)}")]
-        if expected == "array":
-            return [_Said(segments, f"must be a list of {_ELEMENTS[str(last)]}s, not {describe(value)}")]
-        if expected == "integer":
-            low, high = _whole_range(error, data)
-            return [_Said(segments, f"must be a whole number from {low} to {high}, not {describe(value)}")]
-        if expected == "number" and is_number(value):
-            return [_Said(segments, "must be a finite number")]
-        words = {"string": "a string", "boolean": "true or false", "number": "a number"}
-        wanted = words[expected] if isinstance(expected, str) else "a string or a finite number"
-        return [_Said(segments, f"must be {wanted}, not {describe(value)}")]
-    if rule == "enum" and "propertyNames" in error.schema_path:
-        kind = _at(data, segments).get("type")
+def _type_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    expected, value = error.validator_value, error.instance
+    if expected == "object" and not segments:
+        return [_Said((), f"must be a JSON object with a title and touchpoints, not {describe(value)}")]
+    if expected == "object":
+        return [_Said(segments, f"must be an object ({_OBJECT_WORDS[_kind(segments)]}), not {describe(value)}")]
+    if expected == "array":
+        return [_Said(segments, f"must be a list of {_ELEMENTS[str(segments[-1])]}s, not {describe(value)}")]
+    if expected == "integer":
+        return _range_problem(error, data, segments)
+    if expected == "number" and is_number(value):
+        return [_Said(segments, "must be a finite number")]
+    words = {"string": "a string", "boolean": "true or false", "number": "a number"}
+    wanted = words[expected] if isinstance(expected, str) else "a string or a finite number"
+    return [_Said(segments, f"must be {wanted}, not {describe(value)}")]
+
+
+def _enum_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    value = error.instance
+    if "propertyNames" in error.schema_path:  # a field of another item type
         owners = [name for name, fields in TYPE_FIELDS.items() if value in fields]
-        message = f"is not used by {kind} items (only by {', '.join(owners)})"
-        return [_Said((*segments, value), message, by_name=True, rank=1)]
-    if rule == "enum":
-        return [_Said(segments, f"{describe(value)} is not a known {_ENUMS[str(last)]} ({', '.join(node['enum'])})")]
-    if rule == "pattern" and node["pattern"] == KEY_PATTERN:
-        return [_Said(segments, f"{describe(value)} {KEY_RULE}")]
-    if rule in ("pattern", "minLength"):
-        return [_Said(segments, "must not be empty")]
-    if rule == "maxLength":
-        return [_Said(segments, f"must be at most {node['maxLength']} characters (it has {len(value)})")]
-    if rule in ("minimum", "maximum"):
-        if "type" not in node or node["type"] == "integer":
-            low, high = _whole_range(error, data)
-            return [_Said(segments, f"must be a whole number from {low} to {high}, not {describe(value)}")]
-        bounds = f"from {node['minimum']} to {node['maximum']}"
-        return [_Said(segments, f"must be a number {bounds}, not {describe(value)}")]
-    if rule in ("minItems", "maxItems") and "type" not in node:  # a count that follows another field
+        message = f"is not used by {_at(data, segments)['type']} items (only by {', '.join(owners)})"
+        return [_Said((*segments, value), message, by_name=True)]
+    allowed = ", ".join(error.schema["enum"])
+    return [_Said(segments, f"{describe(value)} is not a known {_ENUMS[str(segments[-1])]} ({allowed})")]
+
+
+def _text_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    if error.validator == "maxLength":
+        return [_Said(segments, f"must be at most {error.validator_value} characters (it has {len(error.instance)})")]
+    if error.validator == "pattern" and error.validator_value == KEY_PATTERN:
+        return [_Said(segments, f"{describe(error.instance)} {KEY_RULE}")]
+    return [_Said(segments, "must not be empty")]
+
+
+def _range_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    node, shown = error.schema, describe(error.instance)
+    if node.get("type", "integer") == "integer":  # a rule without a type is a rating's target following its scale
+        low, high = _whole_range(error, data)
+        return [_Said(segments, f"must be a whole number from {low} to {high}, not {shown}")]
+    return [_Said(segments, f"must be a number from {node['minimum']} to {node['maximum']}, not {shown}")]
+
+
+def _count_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    node, value, noun = error.schema, error.instance, _ELEMENTS[str(segments[-1])]
+    if "type" not in node:  # a count that follows another field (a rating's labels, its scale)
         item = _at(data, segments[:-1])
-        return [_Said(segments, item_type(item["type"]).count_problem(item, str(last), value), rank=2)]
-    if rule == "minItems":
-        return [_Said(segments, f"must have at least {plural(node['minItems'], _ELEMENTS[str(last)])}")]
-    if rule == "maxItems":
-        noun = _ELEMENTS[str(last)]
-        return [_Said(segments, f"must have at most {plural(node['maxItems'], noun)} (it has {len(value)})")]
-    if rule == "required":
-        kind = value.get("type")
-        suffix = f" for {kind} items" if _kind(segments) == "item" and "then" in error.schema_path else ""
-        return [_Said((*segments, name), f"is required{suffix}") for name in node["required"] if name not in value]
-    if rule == "additionalProperties":
-        kind = _kind(segments)
-        extra = [name for name in value if name not in node["properties"]]
-        return [_Said((*segments, name), _unknown(name, kind), by_name=True, rank=0) for name in extra]
-    if rule == "oneOf" and not isinstance(value, dict):
+        return [_Said(segments, item_type(item["type"]).count_problem(item, str(segments[-1]), value), rank=2)]
+    if error.validator == "minItems":
+        return [_Said(segments, f"must have at least {plural(node['minItems'], noun)}")]
+    return [_Said(segments, f"must have at most {plural(node['maxItems'], noun)} (it has {len(value)})")]
+
+
+def _required_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    value = error.instance
+    of_type = _kind(segments) == "item" and "then" in error.schema_path
+    suffix = f" for {value.get('type')} items" if of_type else ""
+    return [_Said((*segments, name), f"is required{suffix}") for name in error.validator_value if name not in value]
+
+
+def _unknown_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    kind, known = _kind(segments), error.schema["properties"]
+    return [
+        _Said((*segments, name), _unknown(name, kind), by_name=True, rank=0)
+        for name in error.instance
+        if name not in known
+    ]
+
+
+def _condition_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    value = error.instance
+    if not isinstance(value, dict):
         return []  # not an object: said once, by its type
-    if rule == "oneOf":
-        both = "equals" in value and "in" in value
-        neither = 'needs "equals" (one answer) or "in" (a list of answers)'
-        message = "use either equals or in, not both" if both else neither
-        return [_Said((*segments, ""), message)]  # said after the condition's item, before its answers
-    return [_Said(segments, error.message)]
+    if "equals" in value and "in" in value:
+        message = "use either equals or in, not both"
+    else:
+        message = 'needs "equals" (one answer) or "in" (a list of answers)'
+    return [_Said((*segments, ""), message)]  # said after the condition's item, before its answers
+
+
+_SAY = {
+    "type": _type_problem,
+    "enum": _enum_problem,
+    "pattern": _text_problem,
+    "minLength": _text_problem,
+    "maxLength": _text_problem,
+    "minimum": _range_problem,
+    "maximum": _range_problem,
+    "minItems": _count_problem,
+    "maxItems": _count_problem,
+    "required": _required_problem,
+    "additionalProperties": _unknown_problem,
+    "oneOf": _condition_problem,
+}
+
+
+def _say(error: ValidationError, data: Any) -> list[_Said]:
+    """A schema error in words, at its place in the document."""
+    segments: Segments = tuple(error.absolute_path)
+    say = _SAY.get(error.validator)
+    return say(error, data, segments) if say is not None else [_Said(segments, error.message)]
 
 
 def _child(container: Any, segment: str | int) -> Any:
