@@ -9,11 +9,12 @@ else asks the registry, ``item_type(name)``, and never compares a type's name.
 How to add an item type
 -----------------------
 1. Write ``shopper/checklists/items/<name>.py`` with a subclass of ``ItemType``: set ``name``, ``label`` (how the
-   editor offers it), ``fields`` and ``properties`` (its own fields and their JSON Schema), ``required`` and the
-   flags (``numeric``, ``photos_answer``, ``no_evidence_for``); override ``clean`` (always), and ``check_item``,
-   ``fraction``, ``breach``, ``value_text``, ``measure``, ``limit`` where the defaults do not fit. ``walk`` holds
-   the facts static/js/walk.js and rules.js read (see ``ItemType.facts``); a new breach rule also needs its
-   function in ``BREACHES`` of static/js/rules.js.
+   editor offers it), ``fields`` and ``properties`` (its own fields and their JSON Schema: the published schema,
+   which the validator runs, is built from them), ``required`` and the flags (``numeric``, ``photos_answer``,
+   ``no_evidence_for``). Override ``clean`` (always), and ``fraction``, ``breach``, ``value_text``, ``measure``,
+   ``limit`` where the defaults do not fit; ``check_item`` only for a rule between two of its values that JSON
+   Schema cannot say (``target_min <= target_max``). ``walk`` holds the facts static/js/walk.js and rules.js read
+   (see ``ItemType.facts``); a new breach rule also needs its function in ``BREACHES`` of static/js/rules.js.
 2. Add the class to ``_TYPES`` below, in the order the editor lists types.
 3. Write ``templates/checklists/items/<name>.html`` with a ``control(item, value, disabled, live)`` macro and,
    when the type has them, ``target_text(item)`` and ``answer_label(item, answer)``.
