@@ -54,7 +54,7 @@ export function formatSeconds(seconds) {
   return minutes ? `${hours} h ${minutes} min` : `${hours} h`;
 }
 
-/** The stopwatch face: 01:15, or 1:02:03 from an hour up (the _seconds macro in templates/checklists/items/timer.html). */
+/** The stopwatch face: 01:15, or 1:02:03 from an hour up (_seconds in templates/checklists/items/timer.html). */
 export function clock(seconds) {
   const total = Math.max(0, Math.trunc(seconds || 0));
   const pad = (n) => String(n).padStart(2, "0");
