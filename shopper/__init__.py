@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.audits import api as audits_api
     from shopper.audits import views as audits_views
     from shopper.checklists import editor_views as checklist_editor_views
+    from shopper.checklists import items as checklist_items
     from shopper.checklists import views as checklist_views
     from shopper.clients import portfolio_views
     from shopper.clients import views as clients_views
@@ -55,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(resource_dir("static")),
     )
     text.init_app(app)  # before any route is added: it sets the URL converters
+    checklist_items.init_app(app)
     load_config(app, test_config)
     ingest.set_decode_concurrency(app.config["IMAGE_DECODE_CONCURRENCY"])
     check_config(app)

@@ -747,7 +747,13 @@ def test_no_template_global_or_context_processor_runs_behind_a_views_back():
     found = [
         f"{path.relative_to(SHOPPER.parent)}:{number}"
         for path in sorted(SHOPPER.rglob("*.py"))
+        if path not in PURE_TEMPLATE_GLOBALS
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if hooks.search(line)
     ]
     assert found == []
+
+
+#: Modules whose template globals cannot query: import-linter's "domain" contract keeps them away from Flask and the
+#: database session (the item types' registry: what each type looks like, the same on every page).
+PURE_TEMPLATE_GLOBALS = {SHOPPER / "checklists" / "items" / "__init__.py"}

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from shopper.checklists.items import item_type
 from shopper.checklists.schema import item_index
-from shopper.checklists.scoring import format_number, format_seconds
 
 
 @dataclass(frozen=True)
@@ -188,20 +188,15 @@ def _number(value: Any) -> float | None:
 
 
 def _measured(item: dict[str, Any]) -> bool:
-    return (item["type"] == "timer" and item.get("target_max_s") is not None) or (
-        item["type"] == "counter" and item.get("target_max") is not None
-    )
+    return item_type(item["type"]).limit(item) is not None
 
 
 def _measure(item: dict[str, Any], then: Any, now: Any) -> MeasureChange:
-    timer = item["type"] == "timer"
-    limit = item["target_max_s"] if timer else item["target_max"]
-    unit = "" if timer else item.get("unit", "")
+    kind = item_type(item["type"])
+    limit = kind.limit(item)
 
     def show(value: float | None) -> str | None:
-        if value is None:
-            return None
-        return format_seconds(value) if timer else format_number(value, unit)
+        return None if value is None else kind.value_text(item, value)
 
     then_value, now_value = _number(then), _number(now)
     return MeasureChange(
@@ -209,9 +204,9 @@ def _measure(item: dict[str, Any], then: Any, now: Any) -> MeasureChange:
         prompt=item["prompt"],
         then=show(then_value),
         now=show(now_value),
-        target=format_seconds(limit) if timer else f"at most {format_number(limit, unit)}",
-        then_met=None if then_value is None else then_value <= limit,
-        now_met=None if now_value is None else now_value <= limit,
+        target=kind.limit_text(item),
+        then_met=None if then_value is None or limit is None else then_value <= limit,
+        now_met=None if now_value is None or limit is None else now_value <= limit,
         then_value=then_value,
         now_value=now_value,
     )

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from shopper.checklists.items import known_type
 from shopper.checklists.schema import (
     ITEM_FIELDS,
     TOUCHPOINT_FIELDS,
@@ -23,8 +24,6 @@ from shopper.checklists.schema import (
     normalize,
     validate_definition,
 )
-
-_NUMERIC_TYPES = frozenset({"rating", "number", "timer", "counter"})
 
 _EMPTY_ITEMS = "must have at least 1 item"  # the validator's words for a touchpoint without items
 _EMPTY_ITEMS_PATH = re.compile(r"touchpoints\[\d+\]\.items")
@@ -35,7 +34,6 @@ _OPTION_RE = re.compile(
     re.DOTALL,
 )
 _SCORE_LIKE_END = re.compile(r"(:\s*[+-]?\d+(?:[.,]\d+)?|!)\s*$")
-_CHECK_SPELLINGS = {"n/a": "na", "n-a": "na", "not applicable": "na"}
 
 
 class Edit(NamedTuple):
@@ -121,7 +119,8 @@ def condition_sources(
         for item in touchpoint.get("items", []):
             if item_key is not None and item.get("key") == item_key:
                 return sources
-            if item.get("type") != "photo":
+            kind = known_type(item.get("type"))
+            if kind is None or not kind.photos_answer:
                 sources.append(item)
         if item_key is None and touchpoint.get("key") == touchpoint_key:
             return sources
@@ -460,22 +459,17 @@ def parse_condition(definition: dict[str, Any], source_key: str, text: str) -> d
     """A ``show_if`` from the answers that show the item, separated by commas: numbers for a numeric source,
     option values (or labels) for a choice, yes/no/na for a check."""
     source = find_item(definition, source_key) or {}
-    source_type = source.get("type")
+    kind = known_type(source.get("type"))
     answers: list[Any] = []
     for part in text.split(","):
         answer = part.strip()
         if not answer:
             continue
-        if source_type == "check":
-            answer = _CHECK_SPELLINGS.get(answer.lower(), answer.lower())
-        elif source_type == "choice":
-            by_label = {o.get("label", "").lower(): o.get("value") for o in source.get("options", [])}
-            values = {o.get("value") for o in source.get("options", [])}
-            if answer not in values:
-                answer = by_label.get(answer.lower(), answer)
-        elif source_type in _NUMERIC_TYPES:
+        if kind is not None and kind.numeric:
             with contextlib.suppress(ValueError):  # else the validator explains which answers are possible
                 answer = parse_number(answer)
+        elif kind is not None:
+            answer = kind.read_answer(source, answer)
         answers.append(answer)
     if len(answers) == 1:
         return {"item": source_key, "equals": answers[0]}

@@ -19,6 +19,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput
 
 from shopper.checklists import editor
+from shopper.checklists.items import REGISTRY
 from shopper.checklists.schema import (
     CHANNELS,
     DEFAULT_CRITICAL_CAP,
@@ -43,17 +44,7 @@ CHANNEL_LABELS = {
     "delivery": "Delivery",
     "other": "Other",
 }
-TYPE_LABELS = {
-    "check": "Check: yes or no",
-    "rating": "Rating: 1 to a top score",
-    "choice": "Choice: pick from a list",
-    "text": "Text: a written answer",
-    "number": "Number: a measurement",
-    "timer": "Timer: how long it took",
-    "counter": "Counter: how many times",
-    "photo": "Photo",
-    "date": "Date",
-}
+TYPE_LABELS = {name: kind.label for name, kind in REGISTRY.items()}
 EVIDENCE_LABELS = {
     "none": "Optional",
     "note": "A note is required",
@@ -243,6 +234,11 @@ class ItemForm(EditorForm):
     def type_fields(self) -> tuple[str, ...]:
         return TYPE_FIELDS.get(self.type.data, ())
 
+    @staticmethod
+    def types_using(name: str) -> list[str]:
+        """The item types that have the setting ``name``, for the form's "For ... items." hints."""
+        return [kind.name for kind in REGISTRY.values() if name in kind.fields]
+
     def validate(self, extra_validators: Any = None) -> bool:
         """Only the chosen type's settings count: the others are ignored, whatever they hold."""
         super().validate(extra_validators)
@@ -290,12 +286,9 @@ class ItemForm(EditorForm):
         }
         if self.help.data:
             item["help"] = self.help.data
-        for name in self.type_fields:
-            value = self._type_value(name)
-            if value is not None and value is not False and value != "" and value != []:
-                item[name] = value
-        if self.type.data == "check" and self.expect.data == "yes":
-            del item["expect"]
+        kind = REGISTRY.get(self.type.data)
+        if kind is not None:
+            item.update(kind.settings(self))
         if self.weight.data is not None and self.weight.data != 1:
             item["weight"] = self.weight.data
         for name in ("required", "critical"):
@@ -314,7 +307,8 @@ class ItemForm(EditorForm):
             item["show_if"] = editor.parse_condition(definition, self.show_if_item.data, self.show_if_answers.data)
         return item
 
-    def _type_value(self, name: str) -> Any:
+    def setting(self, name: str) -> Any:
+        """The value of one type-specific setting, parsed (the item type decides which it writes)."""
         if name == "labels":
             return editor.parse_labels(self.labels.data or "")
         if name == "options":

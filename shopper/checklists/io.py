@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from shopper.checklists.items import known_type
 from shopper.checklists.schema import (
     EVIDENCE_FIELDS,
     ITEM_FIELDS,
@@ -71,7 +72,6 @@ _TEXT_COLUMNS = frozenset(
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 _NUMBER_COLUMNS = ("weight", "scale", "target_min", "target_max", "target_max_s", "max_length")
 _BOOL_COLUMNS = ("required", "critical", "multiple")
-_NUMERIC_TYPES = frozenset({"rating", "number", "timer", "counter"})
 _INT_RE = re.compile(r"[+-]?\d{1,300}")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d+")
@@ -546,7 +546,8 @@ class _SheetReader:
         if evidence:
             item["evidence"] = evidence
         read("show_if", "show_if", lambda text: _parse_show_if(text, self.numeric_items))
-        if "key" in item and item.get("type") in _NUMERIC_TYPES:
+        kind = known_type(item.get("type"))
+        if "key" in item and kind is not None and kind.numeric:
             self.numeric_items.add(item["key"])
         touchpoint["items"].append(item)
         self.item_rows[(touchpoint_index, item_index)] = row

@@ -1,23 +1,34 @@
 """The checklist format of docs/checklist-format.md: constants, the published JSON Schema, the validator.
 
-The validator is hand-written so the runtime does not depend on ``jsonschema``; it checks everything
-``CHECKLIST_SCHEMA`` checks, plus the rules JSON Schema cannot express (unique keys, ``show_if`` references,
-label counts...). The tests keep the two in agreement.
+The validator checks the structure with ``jsonschema`` against ``CHECKLIST_SCHEMA`` itself, in words a person
+understands, and by hand only what JSON Schema cannot express (unique keys, ``show_if`` references, target
+ranges...). What differs between item types is asked of the registry in ``shopper.checklists.items``.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import difflib
 import functools
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-ITEM_TYPES = ("check", "rating", "choice", "text", "number", "timer", "counter", "photo", "date")
+from jsonschema import Draft202012Validator, TypeChecker, ValidationError, validators
+
+from shopper.checklists.items import ITEM_TYPES, REGISTRY, UnknownItemType, item_type, known_type
+from shopper.checklists.items.base import (
+    MAX_TEXT,
+    is_finite,
+    is_number,
+    plural,
+    string_schema,
+)
+from shopper.checklists.items.base import AnswerError as AnswerError
+from shopper.checklists.items.base import describe as describe
+from shopper.checklists.items.choice import OPTION_FIELDS as OPTION_FIELDS
+
 CHANNELS = (
     "website",
     "phone",
@@ -34,12 +45,7 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 EVIDENCE_REQUIRE = ("none", "note", "photo")
 FLAG_IF = ("breach", "never")
-EXPECT = ("yes", "no")
-CHECK_ANSWERS = ("yes", "no", "na")
 DEFAULT_CRITICAL_CAP = 50
-MAX_TIMER_S = 86400
-MAX_COUNT = 10000
-MAX_TEXT = 5000
 
 TOP_FIELDS = ("title", "description", "critical_cap", "touchpoints")
 TOUCHPOINT_FIELDS = ("key", "title", "channel", "promise", "guidance", "items")
@@ -55,17 +61,7 @@ COMMON_ITEM_FIELDS = (
     "flag_if",
     "show_if",
 )
-TYPE_FIELDS: dict[str, tuple[str, ...]] = {
-    "check": ("expect",),
-    "rating": ("scale", "labels", "target_min"),
-    "choice": ("multiple", "options"),
-    "text": ("max_length",),
-    "number": ("unit", "target_min", "target_max"),
-    "timer": ("target_max_s",),
-    "counter": ("target_max", "unit"),
-    "photo": (),
-    "date": (),
-}
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {name: kind.fields for name, kind in REGISTRY.items()}
 #: Every item field, in the order the JSON export writes them.
 ITEM_FIELDS = (
     "key",
@@ -90,7 +86,6 @@ ITEM_FIELDS = (
     "show_if",
 )
 EVIDENCE_FIELDS = ("prompt", "require")
-OPTION_FIELDS = ("value", "label", "score", "flag")
 SHOW_IF_FIELDS = ("item", "equals", "in")
 
 TOP_DEFAULTS: dict[str, Any] = {"description": "", "critical_cap": DEFAULT_CRITICAL_CAP}
@@ -110,9 +105,6 @@ EVIDENCE_DEFAULTS: dict[str, Any] = {"prompt": "", "require": "none"}
 OPTION_DEFAULTS: dict[str, Any] = {"score": 0, "flag": False}
 
 _KEY_RE = re.compile(KEY_PATTERN)
-_NOT_BLANK = r"\S"
-_NOT_BLANK_RE = re.compile(_NOT_BLANK)
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Length limits shared by the schema and the validator.
 _TITLE_MAX = 200
@@ -121,94 +113,38 @@ _PROMISE_MAX = 500
 _GUIDANCE_MAX = 2000
 _PROMPT_MAX = 500
 _HELP_MAX = 1000
-_LABEL_MAX = 100
 _OPTION_LABEL_MAX = 200
-_UNIT_MAX = 20
 
 
 # --- the published JSON Schema ---------------------------------------------------------------------------
 
 
-def _string(max_length: int, *, not_blank: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
-    if not_blank:
-        schema.update(minLength=1, pattern=_NOT_BLANK)
-    return schema
-
-
-def _whole(minimum: int, maximum: int) -> dict[str, Any]:
-    return {"type": "integer", "minimum": minimum, "maximum": maximum}
-
-
-def _is_type(item_type: str) -> dict[str, Any]:
-    return {"properties": {"type": {"const": item_type}}, "required": ["type"]}
-
-
-def _type_rule(item_type: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _type_rule(name: str) -> dict[str, Any]:
+    """An item of type ``name`` has that type's fields in that type's shape, and no other type's fields."""
+    rule = item_type(name).schema()
     then = {
-        "properties": properties,
-        "propertyNames": {"enum": [*COMMON_ITEM_FIELDS, *TYPE_FIELDS[item_type]]},
+        "properties": rule.pop("properties"),
+        "propertyNames": {"enum": [*COMMON_ITEM_FIELDS, *TYPE_FIELDS[name]]},
+        **rule,
     }
-    then.update(extra)
-    return {"if": _is_type(item_type), "then": then}
+    return {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
 
 
 def _build_schema() -> dict[str, Any]:
-    per_scale = [
-        {
-            "if": {"properties": {"scale": {"const": n}}, "required": ["scale"]},
-            "then": {"properties": {"labels": {"minItems": n, "maxItems": n}, "target_min": {"maximum": n}}},
-        }
-        for n in range(3, 11)
-    ]
-    item_rules = [
-        _type_rule("check", {"expect": {"enum": list(EXPECT)}}),
-        _type_rule(
-            "rating",
-            {
-                "scale": _whole(3, 10),
-                "labels": {"type": "array", "minItems": 3, "maxItems": 10, "items": _string(_LABEL_MAX)},
-                "target_min": _whole(1, 10),
-            },
-            required=["scale"],
-            allOf=per_scale,
-        ),
-        _type_rule(
-            "choice",
-            {
-                "multiple": {"type": "boolean"},
-                "options": {
-                    "type": "array",
-                    "minItems": 2,
-                    "maxItems": 20,
-                    "items": {"$ref": "#/$defs/option"},
-                },
-            },
-            required=["options"],
-        ),
-        _type_rule("text", {"max_length": _whole(1, MAX_TEXT)}),
-        _type_rule(
-            "number",
-            {"unit": _string(_UNIT_MAX), "target_min": {"type": "number"}, "target_max": {"type": "number"}},
-        ),
-        _type_rule("timer", {"target_max_s": _whole(0, MAX_TIMER_S)}),
-        _type_rule("counter", {"target_max": _whole(0, MAX_COUNT), "unit": _string(_UNIT_MAX)}),
-        _type_rule("photo", {}),
-        _type_rule("date", {}),
-    ]
+    item_rules = [_type_rule(name) for name in ITEM_TYPES]
     answer = {"type": ["string", "number"], "maxLength": MAX_TEXT}
     item_properties: dict[str, Any] = {
         "key": {"$ref": "#/$defs/key"},
         "type": {"enum": list(ITEM_TYPES)},
-        "prompt": _string(_PROMPT_MAX, not_blank=True),
-        "help": _string(_HELP_MAX),
+        "prompt": string_schema(_PROMPT_MAX, not_blank=True),
+        "help": string_schema(_HELP_MAX),
         "weight": {"type": "number", "minimum": 0, "maximum": 10},
         "required": {"type": "boolean"},
         "critical": {"type": "boolean"},
         "evidence": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"prompt": _string(_PROMPT_MAX), "require": {"enum": list(EVIDENCE_REQUIRE)}},
+            "properties": {"prompt": string_schema(_PROMPT_MAX), "require": {"enum": list(EVIDENCE_REQUIRE)}},
         },
         "flag_if": {"enum": list(FLAG_IF)},
         "show_if": {"$ref": "#/$defs/show_if"},
@@ -223,8 +159,8 @@ def _build_schema() -> dict[str, Any]:
         "required": ["title", "touchpoints"],
         "additionalProperties": False,
         "properties": {
-            "title": _string(_TITLE_MAX, not_blank=True),
-            "description": _string(_DESCRIPTION_MAX),
+            "title": string_schema(_TITLE_MAX, not_blank=True),
+            "description": string_schema(_DESCRIPTION_MAX),
             "critical_cap": {"type": "number", "minimum": 0, "maximum": 100},
             "touchpoints": {
                 "type": "array",
@@ -241,10 +177,10 @@ def _build_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "key": {"$ref": "#/$defs/key"},
-                    "title": _string(_TITLE_MAX, not_blank=True),
+                    "title": string_schema(_TITLE_MAX, not_blank=True),
                     "channel": {"enum": list(CHANNELS)},
-                    "promise": _string(_PROMISE_MAX),
-                    "guidance": _string(_GUIDANCE_MAX),
+                    "promise": string_schema(_PROMISE_MAX),
+                    "guidance": string_schema(_GUIDANCE_MAX),
                     "items": {
                         "type": "array",
                         "minItems": 1,
@@ -266,7 +202,7 @@ def _build_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "value": {"$ref": "#/$defs/key"},
-                    "label": _string(_OPTION_LABEL_MAX, not_blank=True),
+                    "label": string_schema(_OPTION_LABEL_MAX, not_blank=True),
                     "score": {"type": "number", "minimum": 0, "maximum": 100},
                     "flag": {"type": "boolean"},
                 },
@@ -313,362 +249,349 @@ class DefinitionError(ValueError):
         super().__init__("\n".join([head + ":", *(f"- {problem}" for problem in self.problems)]))
 
 
-class AnswerError(ValueError):
-    """An answer value does not fit its item; the message is meant for the auditor."""
-
-
-# --- value helpers -----------------------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_finite(value: Any) -> bool:
-    return _is_number(value) and (isinstance(value, int) or math.isfinite(value))
-
-
-def _as_whole(value: Any) -> int | None:
-    """The int a JSON number stands for (3 or 3.0), or None if it is not a whole number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
-def describe(value: Any) -> str:
-    """A short, JSON-like rendering of a value for messages."""
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value) if abs(value) < 10**15 else "a very large number"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
 # --- the validator -----------------------------------------------------------------------------------------
+# The structure is checked by ``jsonschema`` against CHECKLIST_SCHEMA itself; each error is put in words by
+# ``_say``. By hand remain only what JSON Schema cannot say: whole numbers written 5.0, finite numbers, keys
+# ending in a newline (Python's ``re`` lets "$" match before it), and the cross-references (``_CrossChecks``).
+
+KEY_RULE = "is not a valid key: use up to 63 lowercase letters, digits and hyphens, starting with a letter or a digit"
+
+#: kind of object -> (how messages name it, its fields in the order problems are reported)
+_OBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "": ("a checklist", TOP_FIELDS),
+    "touchpoint": ("a touchpoint", TOUCHPOINT_FIELDS),
+    "item": ("an item", ITEM_FIELDS),
+    "option": ("an option", OPTION_FIELDS),
+    "evidence": ("evidence", EVIDENCE_FIELDS),
+    "show_if": ("show_if", SHOW_IF_FIELDS),
+}
+_OBJECT_WORDS = {
+    "touchpoint": "a touchpoint",
+    "item": "an item",
+    "option": "an option",
+    "evidence": "the evidence follow-up",
+    "show_if": "a condition",
+}
+_ELEMENTS = {"touchpoints": "touchpoint", "items": "item", "labels": "label", "options": "option", "in": "answer"}
+_ENUMS = {
+    "channel": "channel",
+    "type": "item type",
+    "require": "evidence requirement",
+    "flag_if": "flag_if value",
+    "expect": "expected answer",
+}
+
+Segments = tuple[str | int, ...]
+
+
+def _types() -> TypeChecker:
+    """JSON Schema's integer takes 5.0 and its number takes NaN and infinity; the format takes neither."""
+    base = Draft202012Validator.TYPE_CHECKER
+    return base.redefine_many(
+        {
+            "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+            "number": lambda _, value: is_finite(value),
+        }
+    )
+
+
+@functools.cache
+def _structure() -> Draft202012Validator:
+    """The published schema, compiled once."""
+    strict = validators.extend(Draft202012Validator, type_checker=_types())
+    validator: Draft202012Validator = strict(CHECKLIST_SCHEMA)
+    return validator
+
+
+def _path(segments: Segments) -> str:
+    path = ""
+    for segment in segments:
+        path = f"{path}[{segment}]" if isinstance(segment, int) else _join(path, str(segment))
+    return path
+
+
+def _kind(segments: Segments) -> str:
+    """Which part of the format the value at ``segments`` is: "", "touchpoint", "item", "option", ... or "value"."""
+    if not segments:
+        return ""
+    last, parent = segments[-1], segments[-2] if len(segments) > 1 else None
+    if isinstance(last, int):
+        return {"touchpoints": "touchpoint", "items": "item", "options": "option"}.get(str(parent), "value")
+    return last if last in ("evidence", "show_if") and parent != "show_if" else "value"
+
+
+def _at(data: Any, segments: Segments) -> Any:
+    for segment in segments:
+        data = data[segment]
+    return data
+
+
+def _unknown(name: Any, kind: str) -> str:
+    what, allowed = _OBJECTS[kind]
+    close = difflib.get_close_matches(str(name), allowed, n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else f" (allowed: {', '.join(allowed)})"
+    return f"is not a field of {what}{hint}"
+
+
+def _whole_range(error: ValidationError, data: Any) -> tuple[Any, Any]:
+    """The bounds of a whole-number field, as its item type has them (a rating's target follows its scale)."""
+    segments = tuple(error.absolute_path)
+    item = _at(data, segments[:-1]) if len(segments) > 1 else None
+    kind = known_type(item.get("type")) if isinstance(item, dict) else None
+    bounds = kind.bounds(item, str(segments[-1])) if kind is not None and item is not None else None
+    return bounds or (error.schema.get("minimum"), error.schema.get("maximum"))
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A problem with where it sorts: the path's segments, and whether it is about a field's name (reported
+    before the fields' values, in the object's own order)."""
+
+    segments: Segments
+    message: str
+    by_name: bool = False
+    rank: int = 1  # of two problems at one place, the lower rank is said
+
+
+def _type_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    expected, value = error.validator_value, error.instance
+    if expected == "object" and not segments:
+        return [_Said((), f"must be a JSON object with a title and touchpoints, not {describe(value)}")]
+    if expected == "object":
+        return [_Said(segments, f"must be an object ({_OBJECT_WORDS[_kind(segments)]}), not {describe(value)}")]
+    if expected == "array":
+        return [_Said(segments, f"must be a list of {_ELEMENTS[str(segments[-1])]}s, not {describe(value)}")]
+    if expected == "integer":
+        return _range_problem(error, data, segments)
+    if expected == "number" and is_number(value):
+        return [_Said(segments, "must be a finite number")]
+    words = {"string": "a string", "boolean": "true or false", "number": "a number"}
+    wanted = words[expected] if isinstance(expected, str) else "a string or a finite number"
+    return [_Said(segments, f"must be {wanted}, not {describe(value)}")]
+
+
+def _enum_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    value = error.instance
+    if "propertyNames" in error.schema_path:  # a field of another item type
+        owners = [name for name, fields in TYPE_FIELDS.items() if value in fields]
+        message = f"is not used by {_at(data, segments)['type']} items (only by {', '.join(owners)})"
+        return [_Said((*segments, value), message, by_name=True)]
+    allowed = ", ".join(error.schema["enum"])
+    return [_Said(segments, f"{describe(value)} is not a known {_ENUMS[str(segments[-1])]} ({allowed})")]
+
+
+def _text_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    if error.validator == "maxLength":
+        return [_Said(segments, f"must be at most {error.validator_value} characters (it has {len(error.instance)})")]
+    if error.validator == "pattern" and error.validator_value == KEY_PATTERN:
+        return [_Said(segments, f"{describe(error.instance)} {KEY_RULE}")]
+    return [_Said(segments, "must not be empty")]
+
+
+def _range_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    node, shown = error.schema, describe(error.instance)
+    if node.get("type", "integer") == "integer":  # a rule without a type is a rating's target following its scale
+        low, high = _whole_range(error, data)
+        return [_Said(segments, f"must be a whole number from {low} to {high}, not {shown}")]
+    return [_Said(segments, f"must be a number from {node['minimum']} to {node['maximum']}, not {shown}")]
+
+
+def _count_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    node, value, noun = error.schema, error.instance, _ELEMENTS[str(segments[-1])]
+    if "type" not in node:  # a count that follows another field (a rating's labels, its scale)
+        item = _at(data, segments[:-1])
+        return [_Said(segments, item_type(item["type"]).count_problem(item, str(segments[-1]), value), rank=2)]
+    if error.validator == "minItems":
+        return [_Said(segments, f"must have at least {plural(node['minItems'], noun)}")]
+    return [_Said(segments, f"must have at most {plural(node['maxItems'], noun)} (it has {len(value)})")]
+
+
+def _required_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    value = error.instance
+    of_type = _kind(segments) == "item" and "then" in error.schema_path
+    suffix = f" for {value.get('type')} items" if of_type else ""
+    return [_Said((*segments, name), f"is required{suffix}") for name in error.validator_value if name not in value]
+
+
+def _unknown_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    kind, known = _kind(segments), error.schema["properties"]
+    return [
+        _Said((*segments, name), _unknown(name, kind), by_name=True, rank=0)
+        for name in error.instance
+        if name not in known
+    ]
+
+
+def _condition_problem(error: ValidationError, data: Any, segments: Segments) -> list[_Said]:
+    value = error.instance
+    if not isinstance(value, dict):
+        return []  # not an object: said once, by its type
+    if "equals" in value and "in" in value:
+        message = "use either equals or in, not both"
+    else:
+        message = 'needs "equals" (one answer) or "in" (a list of answers)'
+    return [_Said((*segments, ""), message)]  # said after the condition's item, before its answers
+
+
+_SAY = {
+    "type": _type_problem,
+    "enum": _enum_problem,
+    "pattern": _text_problem,
+    "minLength": _text_problem,
+    "maxLength": _text_problem,
+    "minimum": _range_problem,
+    "maximum": _range_problem,
+    "minItems": _count_problem,
+    "maxItems": _count_problem,
+    "required": _required_problem,
+    "additionalProperties": _unknown_problem,
+    "oneOf": _condition_problem,
+}
+
+
+def _say(error: ValidationError, data: Any) -> list[_Said]:
+    """A schema error in words, at its place in the document."""
+    segments: Segments = tuple(error.absolute_path)
+    say = _SAY.get(error.validator)
+    return say(error, data, segments) if say is not None else [_Said(segments, error.message)]
+
+
+def _child(container: Any, segment: str | int) -> Any:
+    try:
+        return container[segment]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _order(said: _Said, data: Any) -> tuple[Any, ...]:
+    """Where a problem sorts: document order, the way the format's fields are listed."""
+    key: list[Any] = []
+    container = data
+    for index, segment in enumerate(said.segments):
+        final = index == len(said.segments) - 1
+        if isinstance(segment, int) or not isinstance(container, dict):
+            key.append((1, segment if isinstance(segment, int) else 0, 0))
+        else:
+            kind = _kind(said.segments[:index])
+            fields = _OBJECTS.get(kind, ("", ()))[1]
+            if kind == "item":
+                item_kind = known_type(container.get("type"))
+                fields = (*COMMON_ITEM_FIELDS, *(item_kind.fields if item_kind else ()))
+            if final and said.by_name:
+                key.append((0, list(container).index(segment), 0))
+            elif segment == "":
+                key.append((1, 0.5, 0))
+            else:
+                key.append((1, fields.index(segment) if segment in fields else len(fields), 0))
+        if not final:
+            container = _child(container, segment)
+    return tuple(key)
+
+
+def _keys(data: Any) -> Iterator[tuple[Segments, Any]]:
+    """Every key of a definition that is structurally sound enough to hold one: touchpoint and item keys, option
+    values and the items conditions point at."""
+    touchpoints = data.get("touchpoints") if isinstance(data, dict) else None
+    for t, touchpoint in enumerate(touchpoints if isinstance(touchpoints, list) else []):
+        if not isinstance(touchpoint, dict):
+            continue
+        yield ("touchpoints", t, "key"), touchpoint.get("key")
+        items = touchpoint.get("items")
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict):
+                continue
+            at: Segments = ("touchpoints", t, "items", i)
+            yield (*at, "key"), item.get("key")
+            if isinstance(item.get("show_if"), dict):
+                yield (*at, "show_if", "item"), item["show_if"].get("item")
+            kind = known_type(item.get("type"))
+            options = item.get("options") if kind is not None and "options" in kind.fields else None
+            for o, option in enumerate(options if isinstance(options, list) else []):
+                if isinstance(option, dict):
+                    yield (*at, "options", o, "value"), option.get("value")
+
+
+def _segments(path: str) -> Segments:
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", path))
+
+
+class _TypeRules:
+    """What an item type checks by hand (ItemChecks), collected to sort with the schema's problems."""
+
+    def __init__(self) -> None:
+        self.said: list[_Said] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.said.append(_Said(_segments(path), message))
+
+    def is_key(self, value: Any) -> bool:
+        return isinstance(value, str) and _KEY_RE.fullmatch(value) is not None
+
+
+def _structure_problems(data: Any) -> list[Problem]:
+    """The problems the schema finds, and the few value rules it cannot say, in document order."""
+    said = [s for error in _structure().iter_errors(data) for s in _say(error, data)]
+    for segments, key in _keys(data):
+        if isinstance(key, str) and re.search(KEY_PATTERN, key) and not _KEY_RE.fullmatch(key):
+            said.append(_Said(segments, f"{describe(key)} {KEY_RULE}"))
+    rules = _TypeRules()
+    for path, item in _items(data):
+        kind = known_type(item.get("type"))
+        if kind is not None:
+            kind.check_item(rules, path, item)
+    said += rules.said
+    best: dict[str, _Said] = {}
+    for one in said:
+        path = _path(tuple(s for s in one.segments if s != ""))
+        if path not in best or one.rank < best[path].rank:
+            best[path] = one
+    ordered = sorted(best.items(), key=lambda pair: _order(pair[1], data))
+    return [Problem(path or "(document)", one.message) for path, one in ordered]
+
+
+def _touchpoints(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    touchpoints = data.get("touchpoints") if isinstance(data, dict) else None
+    for index, touchpoint in enumerate(touchpoints if isinstance(touchpoints, list) else []):
+        if isinstance(touchpoint, dict):
+            yield f"touchpoints[{index}]", touchpoint
+
+
+def _items(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, touchpoint in _touchpoints(data):
+        items = touchpoint.get("items")
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict):
+                yield f"{path}.items[{index}]", item
 
 
 @dataclass
 class _Entry:
-    """An item seen by the validator, for the checks that span the whole checklist."""
+    """An item seen by the cross-checks."""
 
     path: str
     position: int
     item: dict[str, Any]
 
 
-class _Validator:
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.touchpoints: list[tuple[str, dict[str, Any]]] = []
-        self.items: list[_Entry] = []
+class _CrossChecks:
+    """The rules that span the whole checklist: unique keys, and conditions that point at existing items."""
+
+    def __init__(self, data: Any, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.touchpoints = list(_touchpoints(data))
+        self.items = [_Entry(path, position, item) for position, (path, item) in enumerate(_items(data))]
 
     def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path or "(document)", message))
+        self.problems.append(Problem(path, message))
 
-    # generic checks; each returns whether the value is usable for further checks
-
-    def fields(self, path: str, value: dict[Any, Any], allowed: tuple[str, ...], what: str) -> None:
-        for name in value:
-            if name not in allowed:
-                self.unknown(path, name, allowed, what)
-
-    def unknown(self, path: str, name: Any, allowed: tuple[str, ...], what: str) -> None:
-        text = str(name)
-        close = difflib.get_close_matches(text, allowed, n=1)
-        hint = f'; did you mean "{close[0]}"?' if close else f" (allowed: {', '.join(allowed)})"
-        self.add(_join(path, text), f"is not a field of {what}{hint}")
-
-    def has(self, path: str, value: dict[Any, Any], name: str, *, required: bool = False) -> bool:
-        """Whether ``value`` has the field; a missing required field is reported."""
-        if name in value:
-            return True
-        if required:
-            self.add(_join(path, name), "is required")
-        return False
-
-    def object(self, path: str, value: Any, what: str) -> bool:
-        if isinstance(value, dict):
-            return True
-        self.add(path, f"must be an object ({what}), not {describe(value)}")
-        return False
-
-    def text(self, path: str, value: Any, max_length: int, *, not_blank: bool = False) -> bool:
-        if not isinstance(value, str):
-            self.add(path, f"must be a string, not {describe(value)}")
-            return False
-        if not_blank and not _NOT_BLANK_RE.search(value):
-            self.add(path, "must not be empty")
-            return False
-        if len(value) > max_length:
-            self.add(path, f"must be at most {max_length} characters (it has {len(value)})")
-            return False
-        return True
-
-    def boolean(self, path: str, value: Any) -> None:
-        if not isinstance(value, bool):
-            self.add(path, f"must be true or false, not {describe(value)}")
-
-    def number(self, path: str, value: Any, low: float | None = None, high: float | None = None) -> bool:
-        if not _is_number(value):
-            self.add(path, f"must be a number, not {describe(value)}")
-            return False
-        if not _is_finite(value):
-            self.add(path, "must be a finite number")
-            return False
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            self.add(path, f"must be a number {bounds}, not {describe(value)}")
-            return False
-        return True
-
-    def whole(self, path: str, value: Any, low: int, high: int) -> bool:
-        if not (_is_finite(value) and isinstance(value, int)) or not low <= value <= high:
-            self.add(path, f"must be a whole number from {low} to {high}, not {describe(value)}")
-            return False
-        return True
-
-    def choice(self, path: str, value: Any, allowed: tuple[str, ...], what: str) -> bool:
-        if isinstance(value, str) and value in allowed:
-            return True
-        self.add(path, f"{describe(value)} is not a known {what} ({', '.join(allowed)})")
-        return False
-
-    def key(self, path: str, value: Any) -> bool:
-        if isinstance(value, str) and _KEY_RE.fullmatch(value):
-            return True
-        if not isinstance(value, str):
-            self.add(path, f"must be a string, not {describe(value)}")
-        else:
-            self.add(
-                path,
-                f"{describe(value)} is not a valid key: use up to 63 lowercase letters, digits and hyphens, "
-                "starting with a letter or a digit",
-            )
-        return False
-
-    def array(self, path: str, value: Any, low: int, high: int, noun: str) -> bool:
-        if not isinstance(value, list):
-            self.add(path, f"must be a list of {noun}s, not {describe(value)}")
-            return False
-        if len(value) < low:
-            self.add(path, f"must have at least {_plural(low, noun)}")
-        elif len(value) > high:
-            self.add(path, f"must have at most {_plural(high, noun)} (it has {len(value)})")
-        return True
-
-    # the format
-
-    def definition(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            self.add("", f"must be a JSON object with a title and touchpoints, not {describe(data)}")
-            return
-        self.fields("", data, TOP_FIELDS, "a checklist")
-        if self.has("", data, "title", required=True):
-            self.text("title", data["title"], _TITLE_MAX, not_blank=True)
-        if "description" in data:
-            self.text("description", data["description"], _DESCRIPTION_MAX)
-        if "critical_cap" in data:
-            self.number("critical_cap", data["critical_cap"], 0, 100)
-        touchpoints: Any = data.get("touchpoints")
-        if self.has("", data, "touchpoints", required=True) and self.array(
-            "touchpoints", touchpoints, 1, 30, "touchpoint"
-        ):
-            for index, touchpoint in enumerate(touchpoints):
-                self.touchpoint(f"touchpoints[{index}]", touchpoint)
+    def run(self) -> list[Problem]:
         self.unique_keys()
         self.conditions()
-
-    def touchpoint(self, path: str, touchpoint: Any) -> None:
-        if not self.object(path, touchpoint, "a touchpoint"):
-            return
-        self.touchpoints.append((path, touchpoint))
-        self.fields(path, touchpoint, TOUCHPOINT_FIELDS, "a touchpoint")
-        if self.has(path, touchpoint, "key", required=True):
-            self.key(_join(path, "key"), touchpoint["key"])
-        if self.has(path, touchpoint, "title", required=True):
-            self.text(_join(path, "title"), touchpoint["title"], _TITLE_MAX, not_blank=True)
-        if self.has(path, touchpoint, "channel", required=True):
-            self.choice(_join(path, "channel"), touchpoint["channel"], CHANNELS, "channel")
-        if "promise" in touchpoint:
-            self.text(_join(path, "promise"), touchpoint["promise"], _PROMISE_MAX)
-        if "guidance" in touchpoint:
-            self.text(_join(path, "guidance"), touchpoint["guidance"], _GUIDANCE_MAX)
-        items = touchpoint.get("items")
-        if self.has(path, touchpoint, "items", required=True) and self.array(
-            _join(path, "items"), items, 1, 60, "item"
-        ):
-            for index, item in enumerate(items):
-                self.item(f"{path}.items[{index}]", item)
-
-    def item(self, path: str, item: Any) -> None:
-        if not self.object(path, item, "an item"):
-            return
-        self.items.append(_Entry(path, len(self.items), item))
-        item_type = item.get("type")
-        known = isinstance(item_type, str) and item_type in TYPE_FIELDS
-        for name in item:
-            if name in COMMON_ITEM_FIELDS or (known and name in TYPE_FIELDS[item_type]):
-                continue
-            if name in ITEM_FIELDS:
-                if known:
-                    owners = [t for t, names in TYPE_FIELDS.items() if name in names]
-                    self.add(_join(path, name), f"is not used by {item_type} items (only by {', '.join(owners)})")
-            else:
-                self.unknown(path, name, ITEM_FIELDS, "an item")
-        at = functools.partial(_join, path)
-        if self.has(path, item, "key", required=True):
-            self.key(at("key"), item["key"])
-        if self.has(path, item, "type", required=True):
-            self.choice(at("type"), item_type, ITEM_TYPES, "item type")
-        if self.has(path, item, "prompt", required=True):
-            self.text(at("prompt"), item["prompt"], _PROMPT_MAX, not_blank=True)
-        if "help" in item:
-            self.text(at("help"), item["help"], _HELP_MAX)
-        if "weight" in item:
-            self.number(at("weight"), item["weight"], 0, 10)
-        for name in ("required", "critical"):
-            if name in item:
-                self.boolean(at(name), item[name])
-        if "evidence" in item and self.object(at("evidence"), item["evidence"], "the evidence follow-up"):
-            evidence = item["evidence"]
-            self.fields(at("evidence"), evidence, EVIDENCE_FIELDS, "evidence")
-            if "prompt" in evidence:
-                self.text(at("evidence.prompt"), evidence["prompt"], _PROMPT_MAX)
-            if "require" in evidence:
-                self.choice(at("evidence.require"), evidence["require"], EVIDENCE_REQUIRE, "evidence requirement")
-        if "flag_if" in item:
-            self.choice(at("flag_if"), item["flag_if"], FLAG_IF, "flag_if value")
-        if "show_if" in item:
-            self.show_if(at("show_if"), item["show_if"])
-        if known:
-            getattr(self, f"item_{item_type}")(path, item)
-
-    def show_if(self, path: str, condition: Any) -> None:
-        if not self.object(path, condition, "a condition"):
-            return
-        self.fields(path, condition, SHOW_IF_FIELDS, "show_if")
-        if self.has(path, condition, "item", required=True):
-            self.key(_join(path, "item"), condition["item"])
-        if "equals" in condition and "in" in condition:
-            self.add(path, "use either equals or in, not both")
-        elif "equals" not in condition and "in" not in condition:
-            self.add(path, 'needs "equals" (one answer) or "in" (a list of answers)')
-        if "equals" in condition:
-            self.answer_value(_join(path, "equals"), condition["equals"])
-        if "in" in condition and self.array(_join(path, "in"), condition["in"], 1, 20, "answer"):
-            for index, value in enumerate(condition["in"]):
-                self.answer_value(f"{path}.in[{index}]", value)
-
-    def answer_value(self, path: str, value: Any) -> None:
-        if isinstance(value, str):
-            self.text(path, value, MAX_TEXT)
-        elif not _is_finite(value):
-            self.add(path, f"must be a string or a finite number, not {describe(value)}")
-
-    def item_check(self, path: str, item: dict[str, Any]) -> None:
-        if "expect" in item:
-            self.choice(_join(path, "expect"), item["expect"], EXPECT, "expected answer")
-
-    def item_rating(self, path: str, item: dict[str, Any]) -> None:
-        if "scale" not in item:
-            self.add(_join(path, "scale"), "is required for rating items")
-        scale_ok = "scale" in item and self.whole(_join(path, "scale"), item["scale"], 3, 10)
-        scale = item["scale"] if scale_ok else 10
-        if "labels" in item:
-            labels = item["labels"]
-            if self.array(_join(path, "labels"), labels, 3, 10, "label"):
-                for index, label in enumerate(labels):
-                    self.text(f"{path}.labels[{index}]", label, _LABEL_MAX)
-                if scale_ok and 3 <= len(labels) <= 10 and len(labels) != scale:
-                    self.add(
-                        _join(path, "labels"),
-                        f"has {_plural(len(labels), 'label')} but the scale has {scale} points; "
-                        "give one label per point",
-                    )
-        if "target_min" in item:
-            self.whole(_join(path, "target_min"), item["target_min"], 1, scale)
-
-    def item_choice(self, path: str, item: dict[str, Any]) -> None:
-        if "multiple" in item:
-            self.boolean(_join(path, "multiple"), item["multiple"])
-        if "options" not in item:
-            self.add(_join(path, "options"), "is required for choice items")
-            return
-        options = item["options"]
-        if not self.array(_join(path, "options"), options, 2, 20, "option"):
-            return
-        seen: dict[str, int] = {}
-        for index, option in enumerate(options):
-            at = f"{path}.options[{index}]"
-            if not self.object(at, option, "an option"):
-                continue
-            self.fields(at, option, OPTION_FIELDS, "an option")
-            value = option.get("value")
-            if self.has(at, option, "value", required=True) and self.key(_join(at, "value"), value):
-                if value in seen:
-                    self.add(
-                        _join(at, "value"),
-                        f"duplicate option value {describe(value)} (also options[{seen[value]}])",
-                    )
-                else:
-                    seen[value] = index
-            if self.has(at, option, "label", required=True):
-                self.text(_join(at, "label"), option["label"], _OPTION_LABEL_MAX, not_blank=True)
-            if "score" in option:
-                self.number(_join(at, "score"), option["score"], 0, 100)
-            if "flag" in option:
-                self.boolean(_join(at, "flag"), option["flag"])
-
-    def item_text(self, path: str, item: dict[str, Any]) -> None:
-        if "max_length" in item:
-            self.whole(_join(path, "max_length"), item["max_length"], 1, MAX_TEXT)
-
-    def item_number(self, path: str, item: dict[str, Any]) -> None:
-        if "unit" in item:
-            self.text(_join(path, "unit"), item["unit"], _UNIT_MAX)
-        low_ok = "target_min" in item and self.number(_join(path, "target_min"), item["target_min"])
-        high_ok = "target_max" in item and self.number(_join(path, "target_max"), item["target_max"])
-        if low_ok and high_ok and item["target_min"] > item["target_max"]:
-            low, high = describe(item["target_min"]), describe(item["target_max"])
-            self.add(_join(path, "target_min"), f"must not be more than target_max ({low} > {high})")
-
-    def item_timer(self, path: str, item: dict[str, Any]) -> None:
-        if "target_max_s" in item:
-            self.whole(_join(path, "target_max_s"), item["target_max_s"], 0, MAX_TIMER_S)
-
-    def item_counter(self, path: str, item: dict[str, Any]) -> None:
-        if "target_max" in item:
-            self.whole(_join(path, "target_max"), item["target_max"], 0, MAX_COUNT)
-        if "unit" in item:
-            self.text(_join(path, "unit"), item["unit"], _UNIT_MAX)
-
-    def item_photo(self, path: str, item: dict[str, Any]) -> None:
-        """Photo items have no extra fields."""
-
-    item_date = item_photo
+        return self.problems
 
     # checks across the whole checklist
 
@@ -725,25 +648,11 @@ class _Validator:
                     self.possible_answer(f"{at}.in[{index}]", source.item, value)
 
     def possible_answer(self, path: str, source: dict[str, Any], value: Any) -> None:
-        if not (isinstance(value, str) or _is_finite(value)):
+        if not (isinstance(value, str) or is_finite(value)):
             return  # already reported as a bad value
-        ref = describe(source["key"])
-        source_type = source["type"]
-        if source_type == "photo":
-            self.add(path, f"{ref} is a photo item, which has no answer to compare")
-        elif source_type == "check":
-            if value not in CHECK_ANSWERS:
-                self.add(path, f"{describe(value)} is not a possible answer of {ref} ({', '.join(CHECK_ANSWERS)})")
-        elif source_type == "choice":
-            values = [option["value"] for option in source["options"]]
-            if value not in values:
-                self.add(path, f"{describe(value)} is not an option of {ref} ({', '.join(values)})")
-        else:
-            try:
-                if check_answer(source, value) is None:
-                    raise AnswerError("an empty answer cannot be compared")
-            except AnswerError as error:
-                self.add(path, f"{describe(value)} is not a possible answer of {ref}: {error}")
+        problem = item_type(source["type"]).condition_problem(source, value)
+        if problem is not None:
+            self.add(path, problem)
 
 
 def _concerns_answers(problem_path: str, item_path: str) -> bool:
@@ -758,9 +667,7 @@ def validate_definition(data: Any) -> list[Problem]:
 
     Never raises, whatever ``data`` is.
     """
-    validator = _Validator()
-    validator.definition(data)
-    return validator.problems
+    return _CrossChecks(data, _structure_problems(data)).run()
 
 
 def check_definition(data: Any) -> dict[str, Any]:
@@ -775,14 +682,6 @@ def check_definition(data: Any) -> dict[str, Any]:
 # --- answers -----------------------------------------------------------------------------------------------
 
 
-def _quote(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else describe(value)
-
-
-def _not_an_option(value: Any, allowed: list[str]) -> AnswerError:
-    return AnswerError(f"{_quote(value)} is not an option; choose one of: {', '.join(allowed)}")
-
-
 def check_answer(item: dict[str, Any], value: Any) -> Any:
     """Validate an answer for a (valid) item and return it normalised; None (cleared) is always accepted.
 
@@ -791,66 +690,11 @@ def check_answer(item: dict[str, Any], value: Any) -> Any:
     """
     if value is None:
         return None
-    item_type = item.get("type")
-    if item_type == "check":
-        if isinstance(value, str) and value in CHECK_ANSWERS:
-            return value
-        raise _not_an_option(value, list(CHECK_ANSWERS))
-    if item_type == "rating":
-        scale = item["scale"]
-        whole = _as_whole(value)
-        if whole is None or not 1 <= whole <= scale:
-            raise AnswerError(f"rating must be a whole number from 1 to {scale}")
-        return whole
-    if item_type == "choice":
-        values = [option["value"] for option in item["options"]]
-        if not item.get("multiple", False):
-            if isinstance(value, str) and value in values:
-                return value
-            raise _not_an_option(value, values)
-        if not isinstance(value, list | tuple):
-            raise AnswerError(f"choose a list of options from: {', '.join(values)}")
-        chosen: list[str] = []
-        for part in value:
-            if not (isinstance(part, str) and part in values):
-                raise _not_an_option(part, values)
-            if part not in chosen:
-                chosen.append(part)
-        return chosen
-    if item_type == "text":
-        if not isinstance(value, str):
-            raise AnswerError("text must be a string")
-        max_length = item.get("max_length", MAX_TEXT)
-        if len(value) > max_length:
-            raise AnswerError(f"text must be at most {max_length} characters")
-        return value if _NOT_BLANK_RE.search(value) else None
-    if item_type == "number":
-        if not _is_finite(value):
-            raise AnswerError("the answer must be a finite number")
-        return value
-    if item_type == "timer":
-        if not _is_finite(value) or not 0 <= value <= MAX_TIMER_S:
-            raise AnswerError(f"time must be a number of seconds from 0 to {MAX_TIMER_S}")
-        return value
-    if item_type == "counter":
-        whole = _as_whole(value)
-        if whole is None or not 0 <= whole <= MAX_COUNT:
-            raise AnswerError(f"count must be a whole number from 0 to {MAX_COUNT}")
-        return whole
-    if item_type == "photo":
-        raise AnswerError("a photo item takes photos, not an answer value")
-    if item_type == "date":
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value.isoformat()
-        if isinstance(value, str) and _DATE_RE.match(value):
-            try:
-                dt.date.fromisoformat(value)
-            except ValueError:
-                pass
-            else:
-                return value
-        raise AnswerError("date must be a real date written YYYY-MM-DD")
-    raise AnswerError(f"{describe(item_type)} is not a known item type")
+    try:
+        kind = item_type(item.get("type"))
+    except UnknownItemType:
+        raise AnswerError(f"{describe(item.get('type'))} is not a known item type") from None
+    return kind.clean(item, value)
 
 
 # --- walking a definition ----------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ do not fit their item (e.g. left over from an earlier version of the checklist) 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shopper.checklists.items import item_type
+from shopper.checklists.items.base import format_number as format_number
+from shopper.checklists.items.base import format_seconds as format_seconds
 from shopper.checklists.schema import DEFAULT_CRITICAL_CAP, AnswerError, check_answer, iter_items
 
 
@@ -104,30 +106,7 @@ def visible_item_keys(definition: dict[str, Any], values: Mapping[str, Any]) -> 
 
 
 def _fraction(item: dict[str, Any], value: Any) -> float | None:
-    if value is None:
-        return None
-    item_type = item["type"]
-    if item_type == "check":
-        return None if value == "na" else float(value == item.get("expect", "yes"))
-    if item_type == "rating":
-        return float((value - 1) / (item["scale"] - 1))
-    if item_type == "choice":
-        scores = {option["value"]: option.get("score", 0) for option in item["options"]}
-        if not any(scores.values()):
-            return None  # no option scores: an informational question
-        chosen = value if isinstance(value, list) else [value]
-        if not chosen:
-            return None
-        return float(sum(scores[part] for part in chosen) / len(chosen) / 100)
-    if item_type == "number":
-        low, high = item.get("target_min"), item.get("target_max")
-        if low is None and high is None:
-            return None
-        return float((low is None or value >= low) and (high is None or value <= high))
-    if item_type in ("timer", "counter"):
-        target = item.get("target_max_s" if item_type == "timer" else "target_max")
-        return None if target is None else float(value <= target)
-    return None
+    return None if value is None else item_type(item["type"]).fraction(item, value)
 
 
 def item_fraction(item: dict[str, Any], value: Any) -> float | None:
@@ -139,83 +118,8 @@ def item_fraction(item: dict[str, Any], value: Any) -> float | None:
     return _fraction(item, _clean(item, value))
 
 
-def format_seconds(seconds: float) -> str:
-    """A duration for people: "45 s", "1 min", "4 min 10 s", "1 h 2 min" (hours drop the seconds)."""
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"not a duration: {seconds!r}")
-    whole = math.floor(seconds + 0.5)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        minutes, rest = divmod(whole, 60)
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    hours, minutes = divmod((whole + 30) // 60, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def format_number(value: float, unit: str = "") -> str:
-    """A number as a person writes it (at most 3 decimals), with the unit after a space when there is one."""
-    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
-        text = str(int(value))
-    elif abs(value) >= 1e15:
-        text = f"{value:g}"
-    else:
-        text = f"{value:.3f}".rstrip("0").rstrip(".")
-        if text == "-0":
-            text = "0"
-    return f"{text} {unit}" if unit else text
-
-
-def _timer_breach(value: float, target: int) -> str:
-    if value < 120:  # "61 s: the promise is 60 s" reads better than "1 min 1 s: the promise is 1 min"
-        return f"{format_number(value)} s: the promise is {target} s"
-    return f"{format_seconds(value)}: the promise is {format_seconds(target)}"
-
-
-def _number_target(low: float | None, high: float | None, unit: str) -> str:
-    if low is None:
-        return f"at most {format_number(high, unit)}" if high is not None else ""
-    if high is None:
-        return f"at least {format_number(low, unit)}"
-    if low == high:
-        return f"exactly {format_number(high, unit)}"
-    return f"{format_number(low)} to {format_number(high, unit)}"
-
-
 def _breach(item: dict[str, Any], value: Any) -> str | None:
-    if value is None:
-        return None
-    item_type = item["type"]
-    if item_type == "check":
-        if value != "na" and value != item.get("expect", "yes"):
-            return f"answered {value}"
-    elif item_type == "rating":
-        target = item.get("target_min")
-        if target is not None and value < target:
-            return f"{value} of {item['scale']}: the target is at least {target}"
-    elif item_type == "choice":
-        chosen = value if isinstance(value, list) else [value]
-        flagged = [
-            f'"{option["label"]}"'
-            for option in item["options"]
-            if option.get("flag", False) and option["value"] in chosen
-        ]
-        if flagged:
-            return "chose " + ", ".join(flagged)
-    elif item_type == "number":
-        low, high = item.get("target_min"), item.get("target_max")
-        if (low is not None and value < low) or (high is not None and value > high):
-            unit = item.get("unit", "")
-            return f"{format_number(value, unit)}: the target is {_number_target(low, high, unit)}"
-    elif item_type == "timer":
-        target = item.get("target_max_s")
-        if target is not None and value > target:
-            return _timer_breach(value, target)
-    elif item_type == "counter":
-        target = item.get("target_max")
-        if target is not None and value > target:
-            return f"{format_number(value, item.get('unit', ''))}: the target is at most {target}"
-    return None
+    return None if value is None else item_type(item["type"]).breach(item, value)
 
 
 def breach(item: dict[str, Any], value: Any) -> str | None:
@@ -227,7 +131,7 @@ def breach(item: dict[str, Any], value: Any) -> str | None:
 
 
 def _answered(item: dict[str, Any], value: Any, photos: int) -> bool:
-    return photos >= 1 if item["type"] == "photo" else value is not None
+    return item_type(item["type"]).answered(value, photos)
 
 
 def _percent(earned: float, possible: float) -> float | None:
@@ -351,7 +255,7 @@ def missing_for_submit(
         answer = answers.get(key)
         if not _answered(item, value, photos):
             what = "answer" if item.get("required", False) else None
-        elif value == "na" and item["type"] == "check":
+        elif value in item_type(item["type"]).no_evidence_for:
             what = None
         else:
             require = item.get("evidence", {}).get("require", "none")

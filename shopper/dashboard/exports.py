@@ -15,6 +15,7 @@ from sqlalchemy import select
 from shopper.accounts.models import User
 from shopper.actions.models import Action, ActionStatus
 from shopper.audits.models import Answer, Audit
+from shopper.checklists.items import item_type
 from shopper.checklists.models import Checklist, ChecklistVersion
 from shopper.checklists.schema import item_index
 from shopper.checklists.scoring import item_fraction
@@ -203,7 +204,7 @@ def figure_rows(dashboard: Dashboard) -> Iterator[list[Any]]:
                 "",
             ]
     for measure in dashboard.measures:
-        figure = "average wait (seconds)" if measure.kind == "timer" else "average count"
+        figure = item_type(measure.kind).trend_figure
         for point in measure.points:
             yield [
                 figure,

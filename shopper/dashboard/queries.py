@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 from shopper.accounts.models import User
 from shopper.actions.models import Action, ActionStatus
 from shopper.audits.models import Answer, Audit, AuditStatus, Finding, TouchpointVisit
+from shopper.checklists.items import item_type
 from shopper.checklists.models import Checklist, ChecklistVersion
 from shopper.checklists.schema import iter_items
 from shopper.extensions import db
@@ -348,9 +349,9 @@ def measured_items(versions: Iterable[ChecklistVersion]) -> dict[tuple[int, str]
     for version in versions:  # newest first: the first description of a key wins
         for _, item in iter_items(version.definition):
             key = (version.checklist_id, item["key"])
-            if key in found or item["type"] not in ("timer", "counter"):
+            if key in found:
                 continue
-            target = item.get("target_max_s" if item["type"] == "timer" else "target_max")
+            target = item_type(item["type"]).limit(item)
             if target is not None:
                 found[key] = _Measured(
                     version.definition["title"], item["prompt"], item["type"], float(target), item.get("unit", "")

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shopper.checklists.items import item_type
+from shopper.checklists.items.base import Measure
 from shopper.checklists.schema import DEFAULT_CRITICAL_CAP, item_index
 from shopper.checklists.scoring import (
     AnswerData,
@@ -43,7 +45,6 @@ CHANNEL_LABELS = {
     "delivery": "Delivery",
     "other": "Other",
 }
-CHECK_LABELS = {"yes": "Yes", "no": "No", "na": "Not applicable"}
 HIGH_EFFORT = 5
 
 
@@ -132,17 +133,6 @@ class PhotoRef:
     @property
     def portrait(self) -> bool:
         return self.height > self.width
-
-
-@dataclass(frozen=True)
-class Measure:
-    """A measured wait, count or number against its target: "4 min 10 s" against "1 min"."""
-
-    prompt: str
-    actual: str
-    target: str
-    target_word: str  # "promise" for waits, "target" for counts and numbers
-    met: bool
 
 
 @dataclass(frozen=True)
@@ -302,61 +292,7 @@ def score_band(value: float | None) -> Band:
 
 def answer_text(item: dict[str, Any], value: Any, photos: int = 0) -> str:
     """An answer as the report prints it."""
-    item_type = item["type"]
-    if item_type == "photo":
-        return "1 photo" if photos == 1 else f"{photos} photos"
-    if value is None:
-        return "Not answered"
-    if item_type == "check":
-        return CHECK_LABELS.get(value, str(value))
-    if item_type == "rating":
-        labels = item.get("labels") or []
-        label = f" ({labels[value - 1]})" if isinstance(value, int) and 0 < value <= len(labels) else ""
-        return f"{value} of {item['scale']}{label}"
-    if item_type == "choice":
-        names = {option["value"]: option["label"] for option in item["options"]}
-        chosen = value if isinstance(value, list) else [value]
-        return ", ".join(names.get(part, str(part)) for part in chosen) or "Nothing chosen"
-    if item_type == "timer" and isinstance(value, int | float):
-        return format_seconds(value)
-    if item_type in ("number", "counter") and isinstance(value, int | float):
-        return format_number(value, item.get("unit", ""))
-    if item_type == "date" and isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value).strftime("%d %b %Y")
-        except ValueError:
-            return value
-    return str(value)
-
-
-def _measure(item: dict[str, Any], value: Any) -> Measure | None:
-    """A timer, counter or number with a target, answered: what was measured against what was promised."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    item_type = item["type"]
-    unit = item.get("unit", "")
-    if item_type == "timer" and item.get("target_max_s") is not None:
-        target = item["target_max_s"]
-        return Measure(item["prompt"], format_seconds(value), format_seconds(target), "promise", value <= target)
-    if item_type == "counter" and item.get("target_max") is not None:
-        target = item["target_max"]
-        return Measure(
-            item["prompt"], format_number(value, unit), f"at most {format_number(target)}", "target", value <= target
-        )
-    if item_type == "number":
-        low: Any = item.get("target_min")
-        high: Any = item.get("target_max")
-        if low is None and high is None:
-            return None
-        if low is not None and high is not None:
-            target = f"{format_number(low)} to {format_number(high, unit)}"
-        elif high is not None:
-            target = f"at most {format_number(high, unit)}"
-        else:
-            target = f"at least {format_number(low, unit)}"
-        met = (low is None or value >= low) and (high is None or value <= high)
-        return Measure(item["prompt"], format_number(value, unit), target, "target", met)
-    return None
+    return item_type(item["type"]).answer_text(item, value, photos)
 
 
 def _status(item: dict[str, Any], value: Any) -> tuple[str, str | None]:
@@ -388,7 +324,7 @@ def _pick_worst(touchpoints: list[dict[str, Any]]) -> str | None:
     if not walked:
         return None
 
-    def badness(tp: dict[str, Any]) -> tuple[float, float, int]:
+    def badness(tp: dict[str, Any]) -> tuple[float, int, int]:
         tp_score = tp["score"] if tp["score"] is not None else 100.0
         return (tp_score, -(tp["effort"] or 0), -tp["findings"])
 
@@ -418,6 +354,175 @@ def scoring_method(definition: dict[str, Any], capped: bool) -> tuple[str, ...]:
     return tuple(lines)
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The audit's rows, grouped the way the report reads them."""
+
+    answers: dict[str, AnswerRow]
+    visits: dict[str, VisitRow]
+    item_photos: dict[str, list[PhotoRow]]  # item key -> its photos
+    loose_photos: dict[str, list[PhotoRow]]  # touchpoint key -> photos of the touchpoint itself
+    findings: list[FindingRow]  # critical first, then walk order
+    people: Mapping[int, str]
+
+    def findings_of(self, touchpoint_key: str) -> list[FindingRow]:
+        return [finding for finding in self.findings if finding.touchpoint_key == touchpoint_key]
+
+
+def _group(
+    answers: Iterable[AnswerRow],
+    visits: Iterable[VisitRow],
+    photos: Iterable[PhotoRow],
+    findings: Iterable[FindingRow],
+    people: Mapping[int, str],
+) -> _Rows:
+    item_photos: dict[str, list[PhotoRow]] = {}
+    loose_photos: dict[str, list[PhotoRow]] = {}
+    for photo in photos:
+        if photo.item_key:
+            item_photos.setdefault(photo.item_key, []).append(photo)
+        else:
+            loose_photos.setdefault(photo.touchpoint_key, []).append(photo)
+    return _Rows(
+        answers={a.item_key: a for a in answers},
+        visits={v.touchpoint_key: v for v in visits},
+        item_photos=item_photos,
+        loose_photos=loose_photos,
+        findings=sorted(findings, key=lambda f: (not f.critical, f.position)),
+        people=people,
+    )
+
+
+def _item_line(item: dict[str, Any], answer: AnswerRow | None, photos: list[PhotoRow]) -> ItemLine:
+    value = answer.value if answer is not None else None
+    status, reason = _status(item, value)
+    return ItemLine(
+        key=item["key"],
+        prompt=item["prompt"],
+        answer=answer_text(item, value, len(photos)),
+        status=status,
+        reason=reason,
+        note=(answer.note or "").strip() if answer is not None else "",
+        critical=bool(item.get("critical", False)),
+        flagged=bool(answer is not None and answer.flagged),
+        photos=_photo_refs(photos),
+    )
+
+
+@dataclass
+class _Walked:
+    """What the auditor did at one touchpoint: the items to print, their measures, who and when."""
+
+    items: list[ItemLine] = field(default_factory=list)
+    measures: list[Measure] = field(default_factory=list)
+    walkers: list[str] = field(default_factory=list)
+    times: list[dt.datetime] = field(default_factory=list)
+
+    def add(
+        self, item: dict[str, Any], answer: AnswerRow | None, photos: list[PhotoRow], people: Mapping[int, str]
+    ) -> None:
+        self.items.append(_item_line(item, answer, photos))
+        if answer is None:
+            return
+        name = people.get(answer.updated_by_id) if answer.updated_by_id is not None else None
+        if name and name not in self.walkers:
+            self.walkers.append(name)
+        if answer.updated_at is not None:
+            self.times.append(answer.updated_at)
+        measure = item_type(item["type"]).measure(item, answer.value)
+        if measure is not None:
+            self.measures.append(measure)
+
+
+def _walked(touchpoint: dict[str, Any], rows: _Rows, visible: set[str]) -> _Walked:
+    """The visible items of the touchpoint that were answered or have photos."""
+    walked = _Walked()
+    for item in touchpoint["items"]:
+        answer = rows.answers.get(item["key"])
+        photos = rows.item_photos.get(item["key"], [])
+        value = answer.value if answer is not None else None
+        if item["key"] in visible and (item_type(item["type"]).answered(value, len(photos)) or photos):
+            walked.add(item, answer, photos, rows.people)
+    return walked
+
+
+def _touchpoint_draft(
+    number: int, touchpoint: dict[str, Any], rows: _Rows, visible: set[str], score_of: float | None, auditor: str
+) -> dict[str, Any]:
+    """A touchpoint's report, all but whether it is the worst moment (which needs all of them)."""
+    key = touchpoint["key"]
+    walked = _walked(touchpoint, rows, visible)
+    visit = rows.visits.get(key)
+    wrapped = visit is not None and (visit.effort is not None or visit.promise_kept is not None)
+    if visit is not None and visit.finished_at is not None and wrapped:
+        walked.times.append(visit.finished_at)
+    tp_findings = rows.findings_of(key)
+    was_walked = bool(walked.items) or wrapped or bool(rows.loose_photos.get(key))
+    if not was_walked:
+        kept, kept_by = None, None
+    elif visit is not None and visit.promise_kept is not None:
+        kept, kept_by = visit.promise_kept, "auditor"
+    else:
+        kept, kept_by = not tp_findings, "findings"
+    return dict(
+        number=number,
+        key=key,
+        title=touchpoint["title"],
+        channel=CHANNEL_LABELS.get(touchpoint.get("channel", "other"), "Other"),
+        promise=touchpoint.get("promise", ""),
+        score=score_of,
+        effort=visit.effort if visit is not None else None,
+        walked=was_walked,
+        kept=kept,
+        kept_by=kept_by,
+        note=(visit.note or "").strip() if visit is not None else "",
+        findings=len(tp_findings),
+        critical=sum(1 for f in tp_findings if f.critical),
+        measures=tuple(walked.measures),
+        items=tuple(walked.items),
+        photos=_photo_refs(rows.loose_photos.get(key, [])),
+        walked_by=tuple(walked.walkers) or ((auditor,) if was_walked and auditor else ()),
+        walked_from=min(walked.times) if walked.times else None,
+        walked_to=max(walked.times) if walked.times else None,
+    )
+
+
+def _finding_lines(
+    definition: dict[str, Any],
+    rows: _Rows,
+    numbers: Mapping[str, int],
+    actions: Mapping[str, ActionRow],
+) -> tuple[FindingLine, ...]:
+    index = item_index(definition)
+    lines = []
+    for number, finding in enumerate(rows.findings, start=1):
+        item = index.get(finding.item_key, (None, None))[1]
+        photos = rows.item_photos.get(finding.item_key, [])
+        lines.append(
+            FindingLine(
+                number=number,
+                touchpoint_number=numbers.get(finding.touchpoint_key, 0),
+                touchpoint_title=finding.touchpoint_title,
+                promise=finding.promise or "",
+                prompt=finding.prompt,
+                reason=finding.reason,
+                answer=answer_text(item, finding.value, len(photos)) if item else "",
+                note=(finding.note or "").strip(),
+                critical=bool(finding.critical),
+                manual=bool(finding.manual),
+                photos=_photo_refs(photos),
+                action=actions.get(finding.item_key),
+            )
+        )
+    return tuple(lines)
+
+
+def _duration(facts: AuditFacts) -> str | None:
+    if facts.started_at is None or facts.submitted_at is None or facts.submitted_at < facts.started_at:
+        return None
+    return format_seconds((facts.submitted_at - facts.started_at).total_seconds())
+
+
 def build_report(
     *,
     facts: AuditFacts,
@@ -434,131 +539,18 @@ def build_report(
     item keys to the action taken on that finding; ``credit`` says who made it (by default: the business's own
     report, with no one else named)."""
     definition = facts.definition
-    answers_by_key = {a.item_key: a for a in answers}
-    visits_by_key = {v.touchpoint_key: v for v in visits}
-    photos = list(photos)
-    photos_by_item: dict[str, list[PhotoRow]] = {}
-    loose_photos: dict[str, list[PhotoRow]] = {}
-    for photo in photos:
-        if photo.item_key:
-            photos_by_item.setdefault(photo.item_key, []).append(photo)
-        else:
-            loose_photos.setdefault(photo.touchpoint_key, []).append(photo)
-    photo_counts = {key: len(value) for key, value in photos_by_item.items()}
-    answer_data = {key: AnswerData(a.value, a.note or "", bool(a.flagged)) for key, a in answers_by_key.items()}
+    rows = _group(answers, visits, photos, findings, people)
+    photo_counts = {key: len(value) for key, value in rows.item_photos.items()}
+    answer_data = {key: AnswerData(a.value, a.note or "", bool(a.flagged)) for key, a in rows.answers.items()}
     visible = visible_item_keys(definition, {key: a.value for key, a in answer_data.items()})
     tp_scores, overall, capped = _touchpoint_scores(facts, answer_data, photo_counts)
-    findings = sorted(findings, key=lambda f: (not f.critical, f.position))
-    findings_by_tp: dict[str, list[FindingRow]] = {}
-    for finding in findings:
-        findings_by_tp.setdefault(finding.touchpoint_key, []).append(finding)
-
-    drafts: list[dict[str, Any]] = []
-    for number, touchpoint in enumerate(definition["touchpoints"], start=1):
-        key = touchpoint["key"]
-        items: list[ItemLine] = []
-        measures: list[Measure] = []
-        walkers: list[str] = []
-        times: list[dt.datetime] = []
-        for item in touchpoint["items"]:
-            item_key = item["key"]
-            answer = answers_by_key.get(item_key)
-            item_photos = photos_by_item.get(item_key, [])
-            if item_key not in visible:
-                continue
-            value = answer.value if answer is not None else None
-            if item["type"] != "photo" and value is None and not item_photos:
-                continue
-            if item["type"] == "photo" and not item_photos:
-                continue
-            if answer is not None:
-                name = people.get(answer.updated_by_id) if answer.updated_by_id is not None else None
-                if name and name not in walkers:
-                    walkers.append(name)
-                if answer.updated_at is not None:
-                    times.append(answer.updated_at)
-            status, reason = _status(item, value) if item["type"] != "photo" else ("info", None)
-            items.append(
-                ItemLine(
-                    key=item_key,
-                    prompt=item["prompt"],
-                    answer=answer_text(item, value, len(item_photos)),
-                    status=status,
-                    reason=reason,
-                    note=(answer.note or "").strip() if answer is not None else "",
-                    critical=bool(item.get("critical", False)),
-                    flagged=bool(answer is not None and answer.flagged),
-                    photos=_photo_refs(item_photos),
-                )
-            )
-            measure = _measure(item, value)
-            if measure is not None:
-                measures.append(measure)
-        visit = visits_by_key.get(key)
-        wrapped = visit is not None and (visit.effort is not None or visit.promise_kept is not None)
-        if visit is not None and visit.finished_at is not None and wrapped:
-            times.append(visit.finished_at)
-        tp_findings = findings_by_tp.get(key, [])
-        walked = bool(items) or wrapped or bool(loose_photos.get(key))
-        if not walked:
-            kept, kept_by = None, None
-        elif visit is not None and visit.promise_kept is not None:
-            kept, kept_by = visit.promise_kept, "auditor"
-        else:
-            kept, kept_by = not tp_findings, "findings"
-        drafts.append(
-            dict(
-                number=number,
-                key=key,
-                title=touchpoint["title"],
-                channel=CHANNEL_LABELS.get(touchpoint.get("channel", "other"), "Other"),
-                promise=touchpoint.get("promise", ""),
-                score=tp_scores.get(key),
-                effort=visit.effort if visit is not None else None,
-                walked=walked,
-                kept=kept,
-                kept_by=kept_by,
-                note=(visit.note or "").strip() if visit is not None else "",
-                findings=len(tp_findings),
-                critical=sum(1 for f in tp_findings if f.critical),
-                measures=tuple(measures),
-                items=tuple(items),
-                photos=_photo_refs(loose_photos.get(key, [])),
-                walked_by=tuple(walkers) or ((facts.auditor,) if walked and facts.auditor else ()),
-                walked_from=min(times) if times else None,
-                walked_to=max(times) if times else None,
-            )
-        )
+    drafts = [
+        _touchpoint_draft(number, touchpoint, rows, visible, tp_scores.get(touchpoint["key"]), facts.auditor)
+        for number, touchpoint in enumerate(definition["touchpoints"], start=1)
+    ]
     worst_key = _pick_worst(drafts)
     touchpoints = tuple(TouchpointReport(worst=d["key"] == worst_key, **d) for d in drafts)
-    numbers = {tp.key: tp.number for tp in touchpoints}
-    index = item_index(definition)
-
-    finding_lines = []
-    for number, finding in enumerate(findings, start=1):
-        item = index.get(finding.item_key, (None, None))[1]
-        item_photos = photos_by_item.get(finding.item_key, [])
-        finding_lines.append(
-            FindingLine(
-                number=number,
-                touchpoint_number=numbers.get(finding.touchpoint_key, 0),
-                touchpoint_title=finding.touchpoint_title,
-                promise=finding.promise or "",
-                prompt=finding.prompt,
-                reason=finding.reason,
-                answer=answer_text(item, finding.value, len(item_photos)) if item else "",
-                note=(finding.note or "").strip(),
-                critical=bool(finding.critical),
-                manual=bool(finding.manual),
-                photos=_photo_refs(item_photos),
-                action=(actions or {}).get(finding.item_key),
-            )
-        )
-
-    walked_touchpoints = [tp for tp in touchpoints if tp.walked]
-    duration = None
-    if facts.started_at is not None and facts.submitted_at is not None and facts.submitted_at >= facts.started_at:
-        duration = format_seconds((facts.submitted_at - facts.started_at).total_seconds())
+    walked = [tp for tp in touchpoints if tp.walked]
     return Report(
         title=REPORT_TITLE,
         brand=brand,
@@ -571,15 +563,15 @@ def build_report(
         auditor=facts.auditor,
         started_at=facts.started_at,
         submitted_at=facts.submitted_at,
-        duration=duration,
+        duration=_duration(facts),
         score=overall,
         band=score_band(overall),
         capped=capped,
         critical_cap=definition.get("critical_cap", DEFAULT_CRITICAL_CAP),
-        promises_kept=sum(1 for tp in walked_touchpoints if tp.kept),
-        promises_total=len(walked_touchpoints),
+        promises_kept=sum(1 for tp in walked if tp.kept),
+        promises_total=len(walked),
         touchpoints=touchpoints,
-        findings=tuple(finding_lines),
+        findings=_finding_lines(definition, rows, {tp.key: tp.number for tp in touchpoints}, actions or {}),
         scoring_method=scoring_method(definition, capped),
         revision=facts.revision,
         credit=credit or Credit(client=facts.business),

@@ -1,6 +1,8 @@
 // The checklist rules the walk shows live, mirroring shopper/checklists/scoring.py: which items a show_if hides,
 // the breach wording ("61 s: the promise is 60 s") and what still stops a submit. Pure functions over plain data:
 // `definition` is the checklist JSON, `values` maps item key -> answer value, `answers` item key -> {value, note}.
+// What differs between item types comes from the registry's facts (item-types.js).
+import { itemType } from "./item-types.js";
 
 export function* items(definition) {
   for (const touchpoint of definition.touchpoints) {
@@ -52,7 +54,7 @@ export function formatSeconds(seconds) {
   return minutes ? `${hours} h ${minutes} min` : `${hours} h`;
 }
 
-/** The stopwatch face: 01:15, or 1:02:03 from an hour up (the _seconds macro in _controls.html). */
+/** The stopwatch face: 01:15, or 1:02:03 from an hour up (_seconds in templates/checklists/items/timer.html). */
 export function clock(seconds) {
   const total = Math.max(0, Math.trunc(seconds || 0));
   const pad = (n) => String(n).padStart(2, "0");
@@ -67,46 +69,51 @@ function numberTarget(low, high, unit) {
   return `${formatNumber(low)} to ${formatNumber(high, unit)}`;
 }
 
+/** The breach rules an item type names (its `breach` fact): each type's breach() in shopper/checklists/items/. */
+const BREACHES = {
+  expect(item, value) {
+    return value !== "na" && value !== (item.expect || "yes") ? `answered ${value}` : null;
+  },
+  "at-least"(item, value) {
+    return item.target_min !== undefined && value < item.target_min
+      ? `${value} of ${item.scale}: the target is at least ${item.target_min}`
+      : null;
+  },
+  "flagged-options"(item, value) {
+    const chosen = Array.isArray(value) ? value : [value];
+    const flagged = item.options.filter((o) => o.flag && chosen.includes(o.value)).map((o) => `"${o.label}"`);
+    return flagged.length ? `chose ${flagged.join(", ")}` : null;
+  },
+  range(item, value) {
+    const { target_min: low, target_max: high } = item;
+    if ((low !== undefined && value < low) || (high !== undefined && value > high)) {
+      const unit = item.unit || "";
+      return `${formatNumber(value, unit)}: the target is ${numberTarget(low, high, unit)}`;
+    }
+    return null;
+  },
+  wait(item, value) {
+    const target = item.target_max_s;
+    if (target === undefined || value <= target) return null;
+    if (value < 120) return `${formatNumber(value)} s: the promise is ${target} s`;
+    return `${formatSeconds(value)}: the promise is ${formatSeconds(target)}`;
+  },
+  "at-most"(item, value) {
+    return item.target_max !== undefined && value > item.target_max
+      ? `${formatNumber(value, item.unit || "")}: the target is at most ${item.target_max}`
+      : null;
+  },
+};
+
 /** A short reason when the answer breaks the item's own rule, else null: breach() in scoring.py. */
 export function breach(item, value) {
   if (value === null || value === undefined) return null;
-  switch (item.type) {
-    case "check":
-      return value !== "na" && value !== (item.expect || "yes") ? `answered ${value}` : null;
-    case "rating":
-      return item.target_min !== undefined && value < item.target_min
-        ? `${value} of ${item.scale}: the target is at least ${item.target_min}`
-        : null;
-    case "choice": {
-      const chosen = Array.isArray(value) ? value : [value];
-      const flagged = item.options.filter((o) => o.flag && chosen.includes(o.value)).map((o) => `"${o.label}"`);
-      return flagged.length ? `chose ${flagged.join(", ")}` : null;
-    }
-    case "number": {
-      const { target_min: low, target_max: high } = item;
-      if ((low !== undefined && value < low) || (high !== undefined && value > high)) {
-        const unit = item.unit || "";
-        return `${formatNumber(value, unit)}: the target is ${numberTarget(low, high, unit)}`;
-      }
-      return null;
-    }
-    case "timer": {
-      const target = item.target_max_s;
-      if (target === undefined || value <= target) return null;
-      if (value < 120) return `${formatNumber(value)} s: the promise is ${target} s`;
-      return `${formatSeconds(value)}: the promise is ${formatSeconds(target)}`;
-    }
-    case "counter":
-      return item.target_max !== undefined && value > item.target_max
-        ? `${formatNumber(value, item.unit || "")}: the target is at most ${item.target_max}`
-        : null;
-    default:
-      return null;
-  }
+  const rule = BREACHES[itemType(item.type).breach];
+  return rule ? rule(item, value) : null;
 }
 
 function answered(item, value, photos) {
-  return item.type === "photo" ? photos >= 1 : value !== null && value !== undefined;
+  return itemType(item.type).photos_answer ? photos >= 1 : value !== null && value !== undefined;
 }
 
 /**
@@ -128,7 +135,7 @@ export function progress(definition, answers, photoCounts) {
       if (answered(item, value, photos)) {
         line.answered += 1;
         const require = (item.evidence && item.evidence.require) || "none";
-        const skip = item.type === "check" && value === "na";
+        const skip = (itemType(item.type).no_evidence_for || []).includes(value);
         if (!skip && require === "note" && !(answer.note || "").trim()) line.left += 1;
         else if (!skip && require === "photo" && photos < 1) line.left += 1;
       } else if (item.required) {

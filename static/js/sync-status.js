@@ -5,6 +5,7 @@
 // before signing out while changes wait, warns before leaving an audit's overview, and lists on the offline page
 // the audits kept here.
 import { dismiss, guardExit, leave, onStatus, queued, retry, storageKept, tryAgain } from "./autosave.js";
+import { itemType } from "./item-types.js";
 
 const AGE_TICK_MS = 30000;
 
@@ -64,7 +65,7 @@ function typed(entry, record) {
   const sent = entry.sent || {};
   if (entry.kind === "answer") {
     const item = findItem(record?.state?.definition, entry.target);
-    const text = item?.type === "text" && typeof sent.value === "string" ? sent.value : "";
+    const text = itemType(item?.type).value === "text" && typeof sent.value === "string" ? sent.value : "";
     return [text, sent.note || ""].filter(Boolean).join("\n\n");
   }
   if (entry.kind === "visit") return sent.note || "";

@@ -17,6 +17,7 @@ import {
   send,
   stored,
 } from "./autosave.js";
+import { itemType } from "./item-types.js";
 import { breach, items, progress, visibleKeys } from "./rules.js";
 import { Stopwatch } from "./stopwatch.js";
 import { flushCaptions, setupPhotos } from "./photos.js";
@@ -179,23 +180,24 @@ async function start(root) {
 
   for (const [key, article] of articles) {
     const item = itemsByKey.get(key);
+    const kind = itemType(item.type);
     const inputs = [...article.querySelectorAll(`[name="${CSS.escape(key)}"]`)];
     const field = inputs[0];
 
-    if (["check", "rating", "choice"].includes(item.type)) {
+    if (kind.control === "choose") {
       for (const input of inputs) input.addEventListener("change", () => change(key, "value", readValue(item, inputs)));
-    } else if (["text", "number", "date", "timer", "counter"].includes(item.type)) {
+    } else if (kind.control === "type") {
       const typed = (delay) => {
         const value = checkedValue(item, field, article);
         if (value === undefined) return; // not a valid answer yet: the message by the field says why
         change(key, "value", value, delay);
         stopwatches.get(key)?.render();
       };
-      field.addEventListener("input", () => typed(item.type === "date" ? 0 : TYPING_DELAY_MS));
+      field.addEventListener("input", () => typed(kind.typing ? TYPING_DELAY_MS : 0));
       field.addEventListener("change", () => now(key)); // leaving the field saves what is typed at once
     }
 
-    if (item.type === "counter") {
+    if (kind.widget === "stepper") {
       for (const button of article.querySelectorAll(".counter-step")) {
         button.addEventListener("click", () => {
           const current = Number.parseInt(field.value, 10);
@@ -208,7 +210,7 @@ async function start(root) {
       }
     }
 
-    if (item.type === "timer") {
+    if (kind.widget === "stopwatch") {
       const watch = new Stopwatch(article.querySelector("[data-stopwatch]"), {
         storageKey: `shopper:stopwatch:${state.id}:${key}`,
         seconds: () => answers[key]?.value ?? null,
@@ -241,7 +243,7 @@ async function start(root) {
     const item = itemsByKey.get(key);
     const { value, note, flagged } = answers[key] || plainAnswer({});
     const inputs = [...article.querySelectorAll(`[name="${CSS.escape(key)}"]`)];
-    if (["check", "rating", "choice"].includes(item.type)) {
+    if (itemType(item.type).control === "choose") {
       const chosen = (Array.isArray(value) ? value : [value]).map(String);
       for (const input of inputs) input.checked = chosen.includes(input.value);
     } else if (inputs[0]) {
@@ -508,26 +510,23 @@ function showError(container, message) {
   error.hidden = !message;
 }
 
+/** The answer of radios or checkboxes: a list when the item's `list_if` field says so (a multiple choice). */
 function readValue(item, inputs) {
+  const kind = itemType(item.type);
   const checked = inputs.filter((input) => input.checked).map((input) => input.value);
-  if (item.type === "choice" && item.multiple) return checked;
+  if (kind.list_if && item[kind.list_if]) return checked;
   if (!checked.length) return null;
-  return item.type === "rating" ? Number(checked[0]) : checked[0];
+  return kind.value === "number" ? Number(checked[0]) : checked[0];
 }
-
-const NUMBER_HINTS = {
-  number: "Type a number, like 12 or 2.5.",
-  timer: "Type the seconds as a whole number, from 0 to 86400.",
-  counter: "Type a whole number from 0 to 10000.",
-};
 
 /** The value typed in a text, number, date, timer or counter field; undefined (and a hint) while it is not valid. */
 function checkedValue(item, field, article) {
-  if (item.type === "text") return field.value.trim() ? field.value : null;
-  if (item.type === "date") return field.value || null;
+  const kind = itemType(item.type);
+  if (kind.value === "text") return field.value.trim() ? field.value : null;
+  if (kind.value === "date") return field.value || null;
   if (field.validity.badInput || !field.validity.valid) {
     if (field.value === "" && !field.validity.badInput) return null;
-    showError(article, NUMBER_HINTS[item.type]);
+    showError(article, kind.hint);
     return undefined;
   }
   showError(article, "");
