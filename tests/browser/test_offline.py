@@ -98,7 +98,7 @@ def go_online(page: Page, live, server_up: bool = True) -> None:
 def open_kept(page: Page, url: str) -> None:
     """Open an audit page online and wait until the service worker controls it and has kept the audit offline."""
     page.goto(url)
-    # Not page.wait_for_function: it evaluates its predicate with eval(), which the app's CSP (script-src 'self') refuses.
+    # Not page.wait_for_function: it evaluates its predicate with eval(), which our CSP (script-src 'self') refuses.
     wait_until(lambda: page.evaluate("navigator.serviceWorker.controller !== null"))
     expect(page.locator("[data-keep-offline][data-kept=all]")).to_have_count(1, timeout=20_000)
     expect(page.locator(".live")).to_have_count(1)
@@ -578,7 +578,7 @@ def test_the_app_passes_chromiums_installability_checks_and_its_worker_controls_
 def check_installable(live, page: Page) -> None:
     sign_in(page, live)
     page.goto(f"{live.url}/o/{live.org_slug}/")
-    # Not page.wait_for_function: it evaluates its predicate with eval(), which the app's CSP (script-src 'self') refuses.
+    # Not page.wait_for_function: it evaluates its predicate with eval(), which our CSP (script-src 'self') refuses.
     wait_until(lambda: page.evaluate("navigator.serviceWorker.controller !== null"))
     registration = page.evaluate(
         "navigator.serviceWorker.ready.then((r) => ({scope: r.scope, script: r.active.scriptURL}))"
