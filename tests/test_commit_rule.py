@@ -36,27 +36,11 @@ world = access_sweep.world  # the access sweep's two sides, fully populated
 
 SHOPPER = Path(__file__).resolve().parent.parent / "shopper"
 
-#: The functions that commit by design: the boundary (transactions.py) and the short units of work (database.py).
+#: The only functions that commit: the boundary (transactions.py) and the short units of work (database.py).
 COMMITTERS = {
     ("transactions.py", "_commit"),
     ("database.py", "write_transaction"),
-}
-#: Service commits not yet turned into flushes (issue 14), by file: this list only shrinks. Each needs its callers
-#: (and the tests that call it in an app context) to leave the commit to the boundary; branch commits-wip has the
-#: conversion of all of them.
-COMMITS_LEFT = {
-    "accounts/service.py": 10,
-    "actions/service.py": 4,
-    "audits/service.py": 5,
-    "checklists/service.py": 7,
-    "checklists/sharing.py": 1,
-    "clients/service.py": 8,
-    "demo.py": 2,
-    "demo_clients.py": 2,
-    "maintenance/cli.py": 1,
-    "orgs/service.py": 8,
-    "reports/bundle.py": 1,
-    "reports/share.py": 2,
+    ("database.py", "end_reading"),
 }
 
 #: GETs that write on purpose, with the tables they may write and why.
@@ -100,8 +84,8 @@ def _session_calls(tree: ast.AST, method: str):
     return found
 
 
-def test_no_new_commit_outside_the_boundary_and_write_transaction():
-    found: dict[str, list[str]] = defaultdict(list)
+def test_only_the_boundary_and_write_transaction_commit():
+    stray = []
     committers = set()
     for path in sorted(SHOPPER.rglob("*.py")):
         relative = path.relative_to(SHOPPER).as_posix()
@@ -109,12 +93,19 @@ def test_no_new_commit_outside_the_boundary_and_write_transaction():
             if (relative, function) in COMMITTERS:
                 committers.add((relative, function))
             else:
-                found[relative].append(f"shopper/{relative}:{line} ({function})")
-    grown = [
-        "\n".join(places) for relative, places in sorted(found.items()) if len(places) > COMMITS_LEFT.get(relative, 0)
-    ]
-    assert not grown, "Service functions flush; the request, command or job commits. New commits:\n" + "\n".join(grown)
+                stray.append(f"shopper/{relative}:{line} ({function}) commits")
+    assert not stray, "Service functions flush; the request, command or job commits:\n" + "\n".join(stray)
     assert committers == COMMITTERS  # the scan finds the commits that are there
+
+
+def test_views_do_not_roll_back_by_hand():
+    """An answer of 400 or more rolls the request back (transactions.Shopper.dispatch_request)."""
+    stray = [
+        f"shopper/{path.relative_to(SHOPPER).as_posix()}:{line} ({function}) rolls back"
+        for path in sorted(SHOPPER.rglob("*views.py"))
+        for line, function in _session_calls(ast.parse(path.read_text(), str(path)), "rollback")
+    ]
+    assert not stray, "\n".join(stray)
 
 
 # The request boundary -------------------------------------------------------------------------------------------

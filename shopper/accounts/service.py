@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from shopper.accounts import sessions
 from shopper.accounts.models import LoginAttempt, PasswordReset, User
 from shopper.accounts.passwords import hash_password, password_problem, verify_password
+from shopper.database import write_transaction
 from shopper.extensions import db
 from shopper.links import LinkRefused, claim, find_link, hash_token, new_token
 from shopper.orgs.models import Membership, Organization, Role
@@ -109,14 +110,9 @@ def create_user(*, email: str, name: str, password: str, min_length: int) -> Use
 def sign_up(
     *, name: str, email: str, password: str, org_name: str, org_kind: str, min_length: int
 ) -> tuple[User, Organization]:
-    """A new person with their own organization, as its owner. Commits both or neither."""
-    try:
-        user = create_user(email=email, name=name, password=password, min_length=min_length)
-        org = create_organization(name=org_name, kind=org_kind, owner=user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    """A new person with their own organization, as its owner (flushed; the caller's commit keeps both or neither)."""
+    user = create_user(email=email, name=name, password=password, min_length=min_length)
+    org = create_organization(name=org_name, kind=org_kind, owner=user)
     return user, org
 
 
@@ -150,7 +146,8 @@ def _waits(email: str, ip: str, device: str | None, policy: ThrottlePolicy, now:
 
 
 def authenticate(*, email: str, password: str, client: Client, policy: ThrottlePolicy, now: datetime) -> User:
-    """The user for these credentials. Raises Throttled or BadCredentials; failures are recorded and committed."""
+    """The user for these credentials. Raises Throttled or BadCredentials; a failure is recorded in a transaction of
+    its own, so it counts although the answer is a refusal."""
     email = normalize_email(email)[:254]
     ip = client.ip[:64]
     device = sessions.known_device(email, client.device_token)
@@ -159,9 +156,9 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
         raise Throttled(max(waits))
     user = find_user(email)
     if user is None or not verify_password(user.password_hash, password):
-        db.session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - policy.window))
-        db.session.add(LoginAttempt(email=email, ip=ip, known_device=device, attempted_at=now))
-        db.session.commit()
+        with write_transaction():
+            db.session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - policy.window))
+            db.session.add(LoginAttempt(email=email, ip=ip, known_device=device, attempted_at=now))
         raise BadCredentials("That email and password do not match an account.")
     # The client proved itself: its own earlier failures no longer count against it.
     own = (
@@ -172,10 +169,9 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
 
 
 def sign_in(user: User, client: Client, now: datetime) -> None:
-    """Open a device session for an authenticated user and log the sign-in. Commits."""
+    """Open a device session for an authenticated user and log the sign-in."""
     sessions.start(user, now=now, device_token=client.device_token, user_agent=client.user_agent, ip=client.ip)
     record_for_member(user.id, Event.SIGNED_IN, detail=device_words(client.user_agent), ip=client.ip, at=now)
-    db.session.commit()
 
 
 def device_words(user_agent: str) -> str:
@@ -209,13 +205,11 @@ def device_words(user_agent: str) -> str:
 
 def sign_out(user: User, now: datetime) -> None:
     sessions.end(user, now)
-    db.session.commit()
 
 
 def sign_out_everywhere(user: User, now: datetime) -> None:
     sessions.end_everywhere(user, now)
     record_for_member(user.id, Event.SIGNED_OUT_EVERYWHERE, at=now)
-    db.session.commit()
 
 
 # New passwords ------------------------------------------------------------------------------------------------
@@ -231,7 +225,6 @@ def change_password(user: User, *, current: str, new: str, min_length: int, now:
     user.password_hash = hash_password(new)
     sessions.end_everywhere(user, now, keep_this_device=True)
     record_for_member(user.id, Event.PASSWORD_CHANGED, at=now)
-    db.session.commit()
 
 
 @dataclass(frozen=True)
@@ -246,9 +239,7 @@ def request_reset(email: str, now: datetime, lifetime: timedelta) -> NewReset | 
     user = find_user(email)
     if user is None:
         return None
-    new = _new_reset(user, by_id=None, now=now, lifetime=lifetime)
-    db.session.commit()
-    return new
+    return _new_reset(user, by_id=None, now=now, lifetime=lifetime)
 
 
 def _new_reset(user: User, *, by_id: int | None, now: datetime, lifetime: timedelta) -> NewReset:
@@ -293,7 +284,6 @@ def reset_link_for_member(actor_id: int, org: Organization, member: Membership, 
         )
     new = _new_reset(member.user, by_id=actor_id, now=now, lifetime=lifetime)
     record(org.id, Event.RESET_LINK_MADE, actor_id=actor_id, subject_id=member.user_id, at=now)
-    db.session.commit()
     return new
 
 
@@ -304,7 +294,7 @@ def find_reset(token: str, now: datetime) -> PasswordReset:
 
 def reset_password(reset: PasswordReset, new: str, *, min_length: int, now: datetime) -> User:
     """Set the new password chosen through a reset link, once. Every session of the user ends. A link the person
-    asked for was mailed to them, which proves they read that address: it counts as confirmed. Commits."""
+    asked for was mailed to them, which proves they read that address: it counts as confirmed."""
     user = reset.user
     problem = password_problem(new, min_length=min_length, email=user.email)
     if problem:
@@ -316,7 +306,6 @@ def reset_password(reset: PasswordReset, new: str, *, min_length: int, now: date
         user.email_verified_at = now
     sessions.end_everywhere(user, now)
     record_for_member(user.id, Event.PASSWORD_RESET, at=now)
-    db.session.commit()
     return user
 
 
@@ -340,5 +329,4 @@ def verify_email(token: str, secret_key: str, max_age: int, now: datetime) -> Us
         raise LinkRefused("This confirmation link is for an address this account no longer uses.")
     if user.email_verified_at is None:
         user.email_verified_at = now
-        db.session.commit()
     return user

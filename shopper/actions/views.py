@@ -155,7 +155,6 @@ def edit(action_id: int):
             action, current_access(), _input(form, form.title.data, form.detail.data), utcnow()
         )
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return render_template("actions/edit.html", action=action, form=form), e.status
     render_soon([action.audit_id])
@@ -185,7 +184,6 @@ def status(action_id: int):
             storage=LocalStorage(current_app.config["MEDIA_ROOT"]),
         )
     except (service.ActionError, ImageRejected) as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _detail_page(action, form, getattr(e, "status", 422))
     render_soon([action.audit_id])
@@ -275,7 +273,6 @@ def create(audit_id: int, finding_id: int):
             audit, finding, current_access(), _input(form, form.title.data, form.detail.data), utcnow()
         )
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, {finding.id: form}, code=e.status)
     render_soon([audit.id])
@@ -295,7 +292,6 @@ def create_all(audit_id: int):
     try:
         created = service.create_all(audit, current_access(), _input(form), utcnow())
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, bulk=form, code=e.status)
     render_soon([audit.id])
@@ -318,7 +314,6 @@ def again(audit_id: int):
     try:
         new = reaudit.start_reaudit(audit, current_access(), auditor_id, utcnow())
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return redirect(url_for("audits.overview", audit_id=audit.id))
     if new.auditor_id == current_user.id:

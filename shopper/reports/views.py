@@ -284,7 +284,6 @@ def brand():
                     ),
                 )
             except BrandError as e:
-                db.session.rollback()
                 getattr(form, e.field or "display_name").errors.append(str(e))
                 status = 400
             else:
@@ -336,7 +335,6 @@ def create_share(audit_id: int):
     try:
         new = share.create_share_link(audit, current_user.id, utcnow(), days)
     except share.ShareError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return redirect(url_for("audits.overview", audit_id=audit.id))
     link = url_for("reports_public.shared_report", token=new.token, _external=True)
