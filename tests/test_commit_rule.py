@@ -22,6 +22,7 @@ from sqlalchemy import event, select
 from shopper.accounts import service as accounts
 from shopper.audits.models import Audit
 from shopper.clients import service as clients
+from shopper.errors import MESSAGES
 from shopper.extensions import db
 from shopper.orgs.access import access_for
 from shopper.orgs.models import LinkRole, Membership, Role
@@ -29,10 +30,13 @@ from shopper.reports import share
 from shopper.timeutil import utcnow
 from shopper.transactions import unit_of_work
 from tests import test_access_sweep as access_sweep
-from tests.conftest import make_app
+from tests import test_disk_full as disk_full
+from tests.conftest import make_app, session_id_for
 from tests.test_access_sweep import ORG_PREFIX, combinations, path_for, request
+from tests.test_backup import committed_rows
 
 world = access_sweep.world  # the access sweep's two sides, fully populated
+volume, instance_on = disk_full.volume, disk_full.instance_on  # a small real volume, and an instance on it
 
 SHOPPER = Path(__file__).resolve().parent.parent / "shopper"
 
@@ -152,6 +156,27 @@ def test_a_request_commits_success_and_rolls_back_errors(boundary_app, make):
     assert make.count(User, email="ok@probe.example") == 1
     assert make.count(User, email="refused@probe.example") == 0
     assert make.count(User, email="raises@probe.example") == 0
+
+
+def test_a_commit_that_fails_at_the_boundary_still_gets_its_answer(instance_on, volume):
+    """A form's row reaches the disk only when the request commits: with the volume full, that commit fails inside
+    the dispatch, so the app's handler answers 507 (not a 500), and nothing is saved until there is room."""
+    from shopper.orgs.models import Site
+
+    with committed_rows(instance_on) as make:
+        org = make.org()
+        owner = make.member(org, Role.OWNER)
+    client = instance_on.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id_for(instance_on, owner)
+    form = {"name": "Harbour Street", "address": "1 Quay"}
+    volume.fill()
+    refused = client.post(f"/o/{org.slug}/sites", data=form)
+    assert refused.status_code == 507 and MESSAGES[507] in refused.get_data(as_text=True)
+    volume.free()
+    assert make.count(Site, org_id=org.id) == 0
+    assert client.post(f"/o/{org.slug}/sites", data=form).status_code == 302
+    assert make.count(Site, org_id=org.id) == 1
 
 
 def test_a_job_queued_during_a_request_is_queued_only_after_its_commit(app, ctx):
