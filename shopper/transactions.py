@@ -9,9 +9,10 @@ Service functions add and flush; they never commit. The boundary that called the
 - A CLI command (`@commits`) and a job (`jobs.job`) run in `unit_of_work()`: committed when they return, rolled
   back when they raise.
 
-The one other place that commits is `database.write_transaction()`: the deliberate short unit of work that writes
-under SQLite's write lock after slow work, and the phone's exactly-once writes. It also serves a refusal that must
-be remembered although the answer is an error (a failed sign-in counts towards the throttle).
+The one other place that commits is database.py: `write_transaction()`, the deliberate short unit of work that
+writes under SQLite's write lock after slow work, and the phone's exactly-once writes (it also serves a refusal that
+must be remembered although the answer is an error: a failed sign-in counts towards the throttle), and
+`end_reading()`, which ends a reading transaction before slow work.
 
 Jobs put on the queue during a boundary are enqueued only once it has committed, so a job never reads the state
 from before the change that asked for it, and a request that rolled back queues nothing.
