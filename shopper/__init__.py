@@ -46,9 +46,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.orgs import views as orgs_views
     from shopper.pwa import views as pwa_views
     from shopper.reports import views as reports_views
+    from shopper.transactions import Shopper
 
     instance_path = os.environ.get("SHOPPER_INSTANCE_PATH") or str(PACKAGE_DIR.parent / "instance")
-    app = Flask(
+    app = Shopper(
         __name__,
         instance_path=str(Path(instance_path).resolve()),
         instance_relative_config=True,

@@ -21,6 +21,7 @@ from shopper.extensions import db
 from shopper.orgs.models import Organization
 from shopper.orgs.service import sign_up
 from shopper.timeutil import utcnow
+from shopper.transactions import commits
 
 
 def init_app(app: Flask) -> None:
@@ -66,6 +67,7 @@ def jobs_status() -> None:
 
 @click.command("demo")
 @with_appcontext
+@commits
 def demo_command() -> None:
     """Create (or refresh) the demo business, its sites and people. Safe to run again. The PDFs of its submitted
     audits are queued, so the job consumer has them ready."""
@@ -100,6 +102,7 @@ def demo_command() -> None:
 @click.option("--kind", type=click.Choice(["business", "consultancy"]), default="business", show_default=True)
 @click.password_option()
 @with_appcontext
+@commits
 def create_user_command(email: str, name: str, org_name: str, kind: str, password: str) -> None:
     """Create a user and their organization, as its owner (for real deployments, instead of the sign-up page)."""
 
@@ -127,6 +130,7 @@ def checklist_group() -> None:
 @click.option("--org", "org_slug", required=True, help="The organization's URL name (/o/<this>/).")
 @click.option("--title", help="Needed for a CSV file; replaces a JSON file's title.")
 @with_appcontext
+@commits
 def checklist_import(file: str, org_slug: str, title: str | None) -> None:
     """Import FILE (.json or .csv) as a new checklist of the organization, published as version 1."""
 
@@ -138,7 +142,6 @@ def checklist_import(file: str, org_slug: str, title: str | None) -> None:
     try:
         checklist = import_checklist(org.id, None, data=data, filename=Path(file).name, title=title, now=utcnow())
     except DefinitionError as e:
-        db.session.rollback()
         raise click.ClickException("not imported:\n" + "\n".join(f"  {p}" for p in e.problems)) from e
     click.echo(f"Imported {checklist.title!r} as checklist {checklist.id}, version 1.")
 
@@ -170,6 +173,7 @@ def report_group() -> None:
 @click.argument("audit_id", type=int)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF file (default: a name from the report).")
 @with_appcontext
+@commits
 def report_render(audit_id: int, output: str | None) -> None:
     """Write the PDF report of submitted audit AUDIT_ID (from the cache when the audit has not changed)."""
     from shopper.reports import pdf, rendering, service

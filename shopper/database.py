@@ -89,6 +89,14 @@ def init_app(app) -> None:
 _sqlite_writer = threading.Lock()
 
 
+def end_reading() -> None:
+    """End the transaction that has been reading before slow work (decoding a photo), so that no snapshot or lock
+    is held across it. It commits, so nothing flushed before it is lost."""
+    from shopper.extensions import db
+
+    db.session.commit()
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block in a transaction of its own that writes: committed at the end, rolled back on an error.

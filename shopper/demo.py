@@ -66,7 +66,6 @@ def load_demo() -> DemoResult:
     for name, address in DEMO_SITES:
         if name not in existing:
             db.session.add(Site(org_id=org.id, name=name, address=address))
-    db.session.commit()
     _prepare_demo_audit(org)
     _brand_demo(org)
     _submitted_demo_audit(org)
@@ -245,7 +244,6 @@ def _brand_demo(org: Organization) -> None:
     for name, value in DEMO_BRAND.items():
         setattr(org, name, value)
     org.logo_media_id = store_logo(org.id, _demo_logo(), get_storage())
-    db.session.commit()
 
 
 def _demo_logo() -> bytes:

@@ -169,7 +169,6 @@ def load_demo_clients(demo_business: Organization) -> tuple[str, str]:
                     created_by_id=consultant.id,
                 )
             )
-    db.session.commit()
     checklist = _quick_check(consultancy, consultant)
     for n, client in enumerate(clients):
         _walk(client, checklist, consultant, days_ago=3 + 2 * n)
@@ -185,7 +184,6 @@ def _quick_check(consultancy: Organization, consultant: User) -> Checklist:
         checklists.save_draft(checklist, QUICK_CHECK)
         checklists.publish(checklist, consultant.id, utcnow())
         checklist.shared_with = SharedWith.ALL
-        db.session.commit()
     return checklist
 
 

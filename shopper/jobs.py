@@ -24,6 +24,7 @@ from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from shopper.database import reads_first
+from shopper.transactions import after_commit, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,15 @@ HEARTBEAT = "heartbeat"
 #: after this long without a heartbeat the consumer counts as not running
 HEARTBEAT_STALE_SECONDS = 180
 
-huey = Huey("shopper", storage_class=MemoryStorage, results=False, utc=True)
+
+class Queue(Huey):
+    """Huey, putting a job on the queue only once the request, command or job that asked for it has committed."""
+
+    def enqueue(self, task):
+        after_commit(functools.partial(super().enqueue, task))
+
+
+huey = Queue("shopper", storage_class=MemoryStorage, results=False, utc=True)
 _app: Flask | None = None
 
 
@@ -59,8 +68,8 @@ def init_app(app: Flask) -> None:
 
 def job(periodic=None, **options):
     """A Huey task that runs in a fresh app context of the app (the current one, else the one `init_app` saw),
-    reading without the write lock until it writes. With `periodic` (a huey.crontab) the consumer runs it on that
-    schedule."""
+    reading without the write lock until it writes, and committing once when it returns (rolled back when it
+    raises). With `periodic` (a huey.crontab) the consumer runs it on that schedule."""
 
     def decorator(function):
         @functools.wraps(function)
@@ -70,7 +79,8 @@ def job(periodic=None, **options):
                 raise RuntimeError("shopper.jobs.init_app was not called in this process.")
             with app.app_context():
                 reads_first()
-                return function(*args, **kwargs)
+                with unit_of_work():
+                    return function(*args, **kwargs)
 
         return (huey.periodic_task(periodic, **options) if periodic else huey.task(**options))(run)
 

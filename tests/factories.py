@@ -111,7 +111,9 @@ class Factories:
     ) -> NewInvite:
         with self.app.app_context():
             actor = access_for(by.id, org.slug)
-            return create_invite(actor, role=role, email=email, now=utcnow(), lifetime=lifetime)
+            new = create_invite(actor, role=role, email=email, now=utcnow(), lifetime=lifetime)
+            db.session.commit()
+            return new
 
     def checklist(
         self, org: Organization, by: User | None = None, definition: dict | None = None, publish: bool = True
@@ -123,6 +125,7 @@ class Factories:
             checklists.save_draft(checklist, definition)
             if publish:
                 checklists.publish(checklist, by.id if by else None, utcnow())
+            db.session.commit()
             return checklist
 
     def audit(self, org: Organization, auditor: User, checklist=None, site: Site | None = None, scenario: str = ""):
@@ -133,7 +136,7 @@ class Factories:
         checklist = checklist or self.checklist(org, by=auditor)
         site = site or self.site(org)
         with self.app.app_context():
-            return start_audit(
+            audit = start_audit(
                 org_id=org.id,
                 checklist=db.session.get(Checklist, checklist.id),
                 site=db.session.get(Site, site.id),
@@ -143,6 +146,8 @@ class Factories:
                 due_on=None,
                 now=utcnow(),
             )
+            db.session.commit()
+            return audit
 
     def consultancy(self, name: str | None = None) -> Organization:
         return self.org(name or f"Consultancy {next(_counter)}", kind=OrgKind.CONSULTANCY)
@@ -207,7 +212,7 @@ class Factories:
             audits.submit(audit, auditor.id, uuid.uuid4().hex, now)
             if submitted_at is not None:
                 audit.submitted_at = submitted_at
-                db.session.commit()
+            db.session.commit()
             return db.session.get(Audit, audit.id)
 
     def action(self, audit, item_key: str, by: User, assignee: User | None = None, due_on=None, **fields):
@@ -229,5 +234,5 @@ class Factories:
             action = create_action(audit, finding, actor, data, utcnow())
             if due_on is not None:
                 action.due_on = due_on
-                db.session.commit()
+            db.session.commit()
             return db.session.get(Action, action.id)

@@ -247,6 +247,7 @@ def consultancy_rows(app, make, name: str, owner=None) -> dict:
             now=utcnow(),
             lifetime=timedelta(days=7),
         )
+        db.session.commit()
         offer_id = offer.invite.id
     give_logo(app, org)
     with app.app_context():
@@ -298,6 +299,7 @@ def business_side(app, make, name: str, consultancy: dict, consultant, owner=Non
         ]
         assert all(findings), findings
         link_id = share.create_share_link(db.session.get(Audit, submitted_id), owner.id, utcnow()).link.id
+        db.session.commit()
     open_action = make.action(make.get(Audit, submitted_id), findings[0].item_key, by=owner)
     done_action = make.action(make.get(Audit, consultant_submitted_id), findings[1].item_key, by=owner)
     with app.app_context():
@@ -452,6 +454,7 @@ def test_no_organization_page_opens_with_another_organizations_slug_or_rows(app,
         with app.app_context():
             link = db.session.get(ClientLink, revoked.link_id)
             clients.revoke_link(access_for(revoked.owner.id, revoked.business.slug), link, utcnow())
+            db.session.commit()
 
     if case in ("other-slug", "own-slug-other-ids"):
         login(world.owner)
@@ -587,6 +590,7 @@ def test_every_route_outside_organizations_takes_a_token_or_nothing(app):
 def test_share_links_open_their_own_report_and_nothing_of_another_organization(app, client, make, world):
     with app.app_context():
         own = share.create_share_link(db.session.get(Audit, world.own.rows["audits"][1]), None, utcnow())
+        db.session.commit()
         own_photo = world.own.rows["photos"][1]  # a photo of the shared (submitted) audit
     other_photo = world.other.rows["photos"][1]
     visitor = app.test_client()
@@ -603,6 +607,7 @@ def test_share_links_open_their_own_report_and_nothing_of_another_organization(a
     assert visitor.get(f"{working}/photos/{world.own.rows['photos'][0]}/thumb.jpg").status_code == 404  # same org
     with app.app_context():
         share.revoke_share_link(db.session.get(ShareLink, own.link.id), utcnow())
+        db.session.commit()
     for rule in token_rules:
         revoked = path_for(rule, "", {"token": own.token, "photo_id": own_photo, "rendition": "thumb"})
         asked = visitor.get(revoked) if "GET" in rule.methods else visitor.post(revoked)
@@ -618,6 +623,7 @@ def test_offer_links_of_unknown_withdrawn_or_used_tokens_are_404(app, client, lo
             for _ in range(3)
         ]
         clients.withdraw_client_invite(actor, db.session.get(ClientInvite, offers[1].invite.id), utcnow())
+        db.session.commit()
     owner = make.user()
     business = make.org("Fresh Bakery")
     make.member(business, Role.OWNER, user=owner)

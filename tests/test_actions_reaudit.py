@@ -76,6 +76,7 @@ def publish_v2(make, world):
         checklist = db.session.get(Checklist, world["checklist"].id)
         checklists.save_draft(checklist, copy.deepcopy(V2))
         checklists.publish(checklist, world["owner"].id, utcnow())
+        db.session.commit()
 
 
 def test_an_owner_hands_the_same_journey_to_an_auditor_on_the_latest_version(client, login, make, world):

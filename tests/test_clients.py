@@ -454,6 +454,7 @@ def test_a_new_version_reaches_clients_and_running_audits_keep_theirs(client, lo
         draft = dict(row.draft, title="Billing line check, 2027")
         checklists.save_draft(row, draft)
         checklists.publish(row, firm["owner"].id, utcnow())
+        db.session.commit()
     after = make.audit(firm["client"], firm["client_manager"], checklist=checklist)
     with client.application.app_context():
         assert db.session.get(Audit, before.id).version.number == 1

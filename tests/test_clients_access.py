@@ -99,7 +99,9 @@ def put_answer(client, org, audit_id, item, value):
 def offer(app, firm, role=LinkRole.CONSULTANT_MANAGER) -> service.NewClientInvite:
     with app.app_context():
         actor = access_for(firm["owner"].id, firm["consultancy"].slug)
-        return service.invite_business(actor, role=role, email=None, now=utcnow(), lifetime=timedelta(days=7))
+        result = service.invite_business(actor, role=role, email=None, now=utcnow(), lifetime=timedelta(days=7))
+        db.session.commit()
+        return result
 
 
 # A consultancy sees only its linked clients ---------------------------------------------------------------------
@@ -261,6 +263,7 @@ def test_a_revoked_consultancy_gets_404_from_its_bookmarks_and_writes_nothing(ap
     with app.app_context():
         link = db.session.get(ClientLink, firm["link"].id)
         service.revoke_link(access_for(firm["client_owner"].id, org.slug), link, utcnow())
+        db.session.commit()
 
     assert status(client, bookmark) == 404
     assert status(client, f"/o/{org.slug}/audits/{audit.id}") == 404
@@ -400,6 +403,7 @@ def test_a_new_version_reaches_clients_while_running_audits_keep_theirs(app, cli
 
     with app.app_context():
         checklists.save_draft(db.session.get(Checklist, shared.id), titled("Front desk journey", "Answered at once"))
+        db.session.commit()
     login(firm["owner"])
     assert status(client, f"/o/{firm['consultancy'].slug}/checklists/{shared.id}/publish", "POST", data={}) == 302
     v2 = make.get(Checklist, shared.id).current_version_id

@@ -401,6 +401,7 @@ def test_the_benchmark_uses_each_clients_latest_audit_of_any_version(app, client
         definition["touchpoints"][0]["title"] = "Front desk, renamed"
         checklists.save_draft(row, definition)
         checklists.publish(row, world.consultant.id, utcnow())
+        db.session.commit()
     for org in old:
         make.submitted_audit(org, org.owner, answers(front=90, website=70), checklist=world.checklist)
     login(world.consultant)

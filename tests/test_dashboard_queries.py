@@ -77,6 +77,7 @@ def walks(app, make):
         row = db.session.get(Checklist, checklist.id)
         checklists.save_draft(row, v2)
         checklists.publish(row, owner.id, at("2026-02-20"))
+        db.session.commit()
     march = make.submitted_audit(
         org,
         auditor,

@@ -81,7 +81,7 @@ class World:
     def audit(self, evidence: bool = False) -> int:
         """A new audit in progress by the auditor; its id."""
         with self.app.app_context():
-            return start_audit(
+            result = start_audit(
                 org_id=self.org_id,
                 checklist=db.session.get(Checklist, self.evidence_checklist_id if evidence else self.checklist_id),
                 site=db.session.get(Site, self.site_id),
@@ -91,6 +91,8 @@ class World:
                 due_on=None,
                 now=utcnow(),
             ).id
+            db.session.commit()
+            return result
 
     def base(self, audit_id: int) -> str:
         return f"/o/{self.org_slug}/api/audits/{audit_id}"
@@ -133,6 +135,7 @@ def world(live_app) -> World:
             checklists.save_draft(checklist, copy.deepcopy(definition))
             checklists.publish(checklist, ids["auditor_id"], utcnow())
             ids[name] = checklist.id
+        db.session.commit()
     return World(**ids)
 
 

@@ -298,11 +298,14 @@ def test_a_reset_link_cannot_be_used_twice_at_once(tmp_path):
             db.session.add(user)
             db.session.commit()
             new = service.request_reset(user.email, utcnow(), timedelta(hours=2))
+            db.session.commit()
 
         def use(i):
             with app.app_context():
                 reset = service.find_reset(new.token, utcnow())
-                return service.reset_password(reset, f"the new password number {i}", min_length=10, now=utcnow())
+                result = service.reset_password(reset, f"the new password number {i}", min_length=10, now=utcnow())
+                db.session.commit()
+                return result
 
         results = race(4, use)
         assert sum(isinstance(r, User) for r in results) == 1, results

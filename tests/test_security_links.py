@@ -36,15 +36,18 @@ def set_up_client(app, make):
         client_org = db.session.get(Organization, link.client_id)
         db.session.expunge(client_org)
         link_id = link.id
+        db.session.commit()
     return firm, consultant, client_org, link_id
 
 
 def owner_invite(app, consultant, firm, link_id, email=None):
     with app.app_context():
         link = db.session.get(ClientLink, link_id)
-        return clients.invite_client_owner(
+        result = clients.invite_client_owner(
             access_for(consultant.id, firm.slug), link, email=email, now=utcnow(), lifetime=WEEK
         )
+        db.session.commit()
+        return result
 
 
 def new_account(client, token, email, name="Riya Owner"):
@@ -187,12 +190,15 @@ def test_two_people_accepting_one_invitation_at_once_join_once(committed):
                 access_for(owner_id, slug), role=Role.AUDITOR, email=None, now=utcnow(), lifetime=WEEK
             )
             token = new.token
+            db.session.commit()
         takers = people(app, 2, f"taker{trial}-")
 
         def accept(i, token=token, takers=takers):
             with app.app_context():
                 invite = orgs.find_invite(token, utcnow())
-                return orgs.accept_invite(invite, db.session.get(User, takers[i]), utcnow())
+                result = orgs.accept_invite(invite, db.session.get(User, takers[i]), utcnow())
+                db.session.commit()
+                return result
 
         results = race(2, accept)
         with app.app_context():
@@ -233,11 +239,14 @@ def test_two_owners_accepting_one_consultancy_offer_at_once_link_once(committed)
                 lifetime=WEEK,
             )
             token, offer_id = offer.token, offer.invite.id
+            db.session.commit()
 
         def accept(i, token=token, owners=owners, businesses=businesses):
             with app.app_context():
                 invite = clients.find_client_invite(token, utcnow())
-                return clients.accept_client_invite(invite, db.session.get(User, owners[i]), businesses[i], utcnow())
+                result = clients.accept_client_invite(invite, db.session.get(User, owners[i]), businesses[i], utcnow())
+                db.session.commit()
+                return result
 
         results = race(2, accept)
         with app.app_context():

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from shopper.accounts import sessions
 from shopper.accounts.models import LoginAttempt, PasswordReset, User
 from shopper.accounts.passwords import hash_password, password_problem, verify_password
+from shopper.database import write_transaction
 from shopper.events import AccountEvent, account_changed
 from shopper.extensions import db
 from shopper.links import LinkRefused, claim, find_link, hash_token, new_token
@@ -134,7 +135,8 @@ def _waits(email: str, ip: str, device: str | None, policy: ThrottlePolicy, now:
 
 
 def authenticate(*, email: str, password: str, client: Client, policy: ThrottlePolicy, now: datetime) -> User:
-    """The user for these credentials. Raises Throttled or BadCredentials; failures are recorded and committed."""
+    """The user for these credentials. Raises Throttled or BadCredentials; a failure is recorded in a transaction of
+    its own, so it counts although the answer is a refusal."""
     email = normalize_email(email)[:254]
     ip = client.ip[:64]
     device = sessions.known_device(email, client.device_token)
@@ -143,9 +145,9 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
         raise Throttled(max(waits))
     user = find_user(email)
     if user is None or not verify_password(user.password_hash, password):
-        db.session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - policy.window))
-        db.session.add(LoginAttempt(email=email, ip=ip, known_device=device, attempted_at=now))
-        db.session.commit()
+        with write_transaction():
+            db.session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - policy.window))
+            db.session.add(LoginAttempt(email=email, ip=ip, known_device=device, attempted_at=now))
         raise BadCredentials("That email and password do not match an account.")
     # The client proved itself: its own earlier failures no longer count against it.
     own = (
@@ -156,12 +158,11 @@ def authenticate(*, email: str, password: str, client: Client, policy: ThrottleP
 
 
 def sign_in(user: User, client: Client, now: datetime) -> None:
-    """Open a device session for an authenticated user and log the sign-in. Commits."""
+    """Open a device session for an authenticated user and log the sign-in."""
     sessions.start(user, now=now, device_token=client.device_token, user_agent=client.user_agent, ip=client.ip)
     account_changed.send(
         user_id=user.id, kind=AccountEvent.SIGNED_IN, detail=device_words(client.user_agent), ip=client.ip, at=now
     )
-    db.session.commit()
 
 
 def device_words(user_agent: str) -> str:
@@ -195,13 +196,11 @@ def device_words(user_agent: str) -> str:
 
 def sign_out(user: User, now: datetime) -> None:
     sessions.end(user, now)
-    db.session.commit()
 
 
 def sign_out_everywhere(user: User, now: datetime) -> None:
     sessions.end_everywhere(user, now)
     account_changed.send(user_id=user.id, kind=AccountEvent.SIGNED_OUT_EVERYWHERE, at=now)
-    db.session.commit()
 
 
 # New passwords ------------------------------------------------------------------------------------------------
@@ -217,7 +216,6 @@ def change_password(user: User, *, current: str, new: str, min_length: int, now:
     user.password_hash = hash_password(new)
     sessions.end_everywhere(user, now, keep_this_device=True)
     account_changed.send(user_id=user.id, kind=AccountEvent.PASSWORD_CHANGED, at=now)
-    db.session.commit()
 
 
 @dataclass(frozen=True)
@@ -232,9 +230,7 @@ def request_reset(email: str, now: datetime, lifetime: timedelta) -> NewReset | 
     user = find_user(email)
     if user is None:
         return None
-    new = new_reset(user, by_id=None, now=now, lifetime=lifetime)
-    db.session.commit()
-    return new
+    return new_reset(user, by_id=None, now=now, lifetime=lifetime)
 
 
 def new_reset(user: User, *, by_id: int | None, now: datetime, lifetime: timedelta) -> NewReset:
@@ -268,7 +264,7 @@ def find_reset(token: str, now: datetime) -> PasswordReset:
 
 def reset_password(reset: PasswordReset, new: str, *, min_length: int, now: datetime) -> User:
     """Set the new password chosen through a reset link, once. Every session of the user ends. A link the person
-    asked for was mailed to them, which proves they read that address: it counts as confirmed. Commits."""
+    asked for was mailed to them, which proves they read that address: it counts as confirmed."""
     user = reset.user
     problem = password_problem(new, min_length=min_length, email=user.email)
     if problem:
@@ -280,7 +276,6 @@ def reset_password(reset: PasswordReset, new: str, *, min_length: int, now: date
         user.email_verified_at = now
     sessions.end_everywhere(user, now)
     account_changed.send(user_id=user.id, kind=AccountEvent.PASSWORD_RESET, at=now)
-    db.session.commit()
     return user
 
 
@@ -304,5 +299,4 @@ def verify_email(token: str, secret_key: str, max_age: int, now: datetime) -> Us
         raise LinkRefused("This confirmation link is for an address this account no longer uses.")
     if user.email_verified_at is None:
         user.email_verified_at = now
-        db.session.commit()
     return user

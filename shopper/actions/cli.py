@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from shopper.actions.notify import send_reminders
 from shopper.mail import mail_enabled
 from shopper.timeutil import utcnow
+from shopper.transactions import commits
 
 
 def init_app(app: Flask) -> None:
@@ -25,6 +26,7 @@ def actions_group() -> None:
 @actions_group.command("remind")
 @click.option("--today", help="Run as if today were this date (YYYY-MM-DD, UTC); for catching up on a missed day.")
 @with_appcontext
+@commits
 def remind(today: str | None) -> None:
     """Mail the person responsible for each open action due tomorrow. Each action's reminder goes once per due date."""
     if not mail_enabled():

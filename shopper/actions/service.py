@@ -191,7 +191,7 @@ def create_action(audit: Audit, finding: Finding, actor: Access, data: ActionInp
     if taken is not None:
         raise ActionError("This finding already has an action.", 409)
     action = _new_action(audit, finding, text, who, actor, now)
-    db.session.commit()
+    db.session.flush()
     return action
 
 
@@ -207,7 +207,7 @@ def create_all(audit: Audit, actor: Access, data: ActionInput, now: datetime) ->
         if finding.item_key not in taken:
             first = suggested(finding)
             created.append(_new_action(audit, finding, (first.title, first.detail), who, actor, now))
-    db.session.commit()
+    db.session.flush()
     return created
 
 
@@ -237,7 +237,7 @@ def edit_action(action: Action, actor: Access, data: ActionInput, now: datetime)
     action.title, action.detail, action.assignee_id = title, detail, who.assignee_id
     action.due_on, action.priority, action.updated_at = who.due_on, who.priority, now
     _event(action, actor.user_id, "edited", "Changed " + "; ".join(changes) + ".", now)
-    db.session.commit()
+    db.session.flush()
     db.session.expire(action, ["assignee"])  # loaded above for the history: the new person is loaded on next use
     return reassigned
 
@@ -331,10 +331,11 @@ def due_for_reminder(tomorrow: date) -> list[Action]:
 
 
 def mark_reminded(action: Action, email: str, now: datetime) -> None:
-    """Record that the day-before reminder went out, so a second run of the command sends nothing."""
-    action.reminded_for = action.due_on
-    _event(action, None, "reminded", f"Reminder sent to {email} for the due date {day(action.due_on)}.", now)
-    db.session.commit()
+    """Record that the day-before reminder went out, so a second run of the command sends nothing. The mail has
+    gone: the record is committed at once, in a transaction of its own, whatever happens to the rest of the run."""
+    with write_transaction():
+        action.reminded_for = action.due_on
+        _event(action, None, "reminded", f"Reminder sent to {email} for the due date {day(action.due_on)}.", now)
 
 
 # For the report ---------------------------------------------------------------------------------------------------

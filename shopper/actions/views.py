@@ -151,7 +151,6 @@ def edit(action_id: int):
             action, current_access(), _input(form, form.title.data, form.detail.data), utcnow()
         )
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return render_template("actions/edit.html", action=action, form=form), e.status
     report_changed.send(audit_ids=[action.audit_id])
@@ -181,7 +180,6 @@ def status(action_id: int):
             storage=get_storage(),
         )
     except (service.ActionError, ImageRejected) as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _detail_page(action, form, getattr(e, "status", 422))
     report_changed.send(audit_ids=[action.audit_id])
@@ -258,7 +256,6 @@ def create(audit_id: int, finding_id: int):
             audit, finding, current_access(), _input(form, form.title.data, form.detail.data), utcnow()
         )
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, {finding.id: form}, code=e.status)
     report_changed.send(audit_ids=[audit.id])
@@ -278,7 +275,6 @@ def create_all(audit_id: int):
     try:
         created = service.create_all(audit, current_access(), _input(form), utcnow())
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _plan_page(audit, bulk=form, code=e.status)
     report_changed.send(audit_ids=[audit.id])
@@ -307,7 +303,6 @@ def again(audit_id: int):
     try:
         new = reaudit.start_reaudit(audit, current_access(), auditor_id, utcnow())
     except service.ActionError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return redirect(url_for("audits.overview", audit_id=audit.id))
     if new.auditor_id == current_user.id:

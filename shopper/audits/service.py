@@ -42,7 +42,7 @@ from shopper.checklists.schema import AnswerError, check_answer, item_index
 from shopper.checklists.scoring import AnswerData, ScoreResult, missing_for_submit, score
 from shopper.checklists.scoring import Finding as ScoredFinding
 from shopper.checklists.sharing import may_run
-from shopper.database import write_transaction
+from shopper.database import end_reading, write_transaction
 from shopper.extensions import db
 from shopper.media import remove, store
 from shopper.media.ingest import IngestedImage, ingest_image
@@ -103,10 +103,8 @@ def _run(name: str, build, params: dict[str, Any]):
 
 
 def start_audit(**audit: Any) -> Audit:
-    """A new audit pinned to the checklist's current version (see `new_audit`). Commits."""
-    started = new_audit(**audit)
-    db.session.commit()
-    return started
+    """A new audit pinned to the checklist's current version (see `new_audit`)."""
+    return new_audit(**audit)
 
 
 def new_audit(
@@ -162,13 +160,11 @@ def open_audit(audit: Audit, user_id: int, now: datetime) -> None:
         audit.status = AuditStatus.IN_PROGRESS
         audit.started_at = now
         db.session.add(AuditEvent(audit_id=audit.id, kind="started", user_id=user_id, at=now))
-        db.session.commit()
 
 
 def remember_position(audit: Audit, touchpoint_key: str) -> None:
     if audit.last_touchpoint_key != touchpoint_key and not audit.is_submitted:
         audit.last_touchpoint_key = touchpoint_key
-        db.session.commit()
 
 
 # Idempotent writes ---------------------------------------------------------------------------------------------
@@ -522,7 +518,7 @@ def add_photo(
     if audit.is_submitted:
         raise AuditError(SUBMITTED, 409)
     known = _photo_place(photo_id)  # a retry of a stored photo, or a deleted one, needs no decoding
-    db.session.commit()  # no transaction stays open while the image is decoded
+    end_reading()  # no transaction stays open while the image is decoded
     image: IngestedImage | None = ingest_image(data) if known is None else None  # raises ImageRejected
     final = {name: photo_key(audit, photo_id, name) for name in RENDITIONS}
     mine = {name: upload_key(key) for name, key in final.items()}
@@ -801,4 +797,3 @@ def reopen(audit: Audit, user_id: int, reason: str, now: datetime) -> None:
     audit.submitted_at = None
     audit.revision += 1
     db.session.add(AuditEvent(audit_id=audit.id, kind="reopened", reason=reason, user_id=user_id, at=now))
-    db.session.commit()

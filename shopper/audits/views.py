@@ -114,7 +114,6 @@ def new():
                 now=utcnow(),
             )
         except service.AuditError as e:
-            db.session.rollback()
             flash(str(e), "error")
         else:
             if audit.auditor_id == current_user.id:

@@ -42,10 +42,8 @@ def _new_checklist(org_id: int, user_id: int | None, definition: dict[str, Any],
 
 
 def create_checklist(org_id: int, user_id: int, *, title: str, description: str = "") -> Checklist:
-    """A new, empty draft. Commits."""
-    checklist = _new_checklist(org_id, user_id, blank_definition(title, description), None)
-    db.session.commit()
-    return checklist
+    """A new, empty draft."""
+    return _new_checklist(org_id, user_id, blank_definition(title, description), None)
 
 
 def copy_from_library(org_id: int, user_id: int, slug: str, now: datetime) -> Checklist:
@@ -53,7 +51,6 @@ def copy_from_library(org_id: int, user_id: int, slug: str, now: datetime) -> Ch
     builtin = get_builtin(slug)
     checklist = _new_checklist(org_id, user_id, builtin.definition, f"library:{slug}")
     _publish(checklist, user_id, now)
-    db.session.commit()
     return checklist
 
 
@@ -72,25 +69,21 @@ def import_checklist(
             check_definition(definition)
     checklist = _new_checklist(org_id, user_id, definition, "import")
     _publish(checklist, user_id, now)
-    db.session.commit()
     return checklist
 
 
 def copy_checklist(source: Checklist, org_id: int, user_id: int, *, title: str | None = None) -> Checklist:
-    """An editable copy of a checklist's current version (or of its draft when it has none). Commits."""
+    """An editable copy of a checklist's current version (or of its draft when it has none)."""
     definition = copy.deepcopy(source.current_version.definition if source.current_version else source.draft)
     definition["title"] = (title or f"{definition.get('title', '')} (copy)").strip()[:200]
-    checklist = _new_checklist(org_id, user_id, definition, "copy")
-    db.session.commit()
-    return checklist
+    return _new_checklist(org_id, user_id, definition, "copy")
 
 
 def save_draft(checklist: Checklist, definition: dict[str, Any]) -> None:
-    """Replace the draft (the editor validates the part it changed). Commits."""
+    """Replace the draft (the editor validates the part it changed)."""
     checklist.draft = copy.deepcopy(definition)
     checklist.title = definition.get("title", checklist.title)
     checklist.description = definition.get("description", "")
-    db.session.commit()
 
 
 def _publish(checklist: Checklist, user_id: int | None, now: datetime) -> ChecklistVersion:
@@ -117,23 +110,17 @@ def _publish(checklist: Checklist, user_id: int | None, now: datetime) -> Checkl
     checklist.current_version = version
     checklist.title = definition["title"]
     checklist.description = definition.get("description", "")
+    db.session.flush()  # current_version_id is set: an audit may start on it in the same transaction
     return version
 
 
 def publish(checklist: Checklist, user_id: int, now: datetime) -> ChecklistVersion:
-    """Freeze the draft as the next version. Raises DefinitionError or NothingToPublish; commits on success."""
-    try:
-        version = _publish(checklist, user_id, now)
-    except (DefinitionError, NothingToPublish):
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return version
+    """Freeze the draft as the next version. Raises DefinitionError or NothingToPublish before changing anything."""
+    return _publish(checklist, user_id, now)
 
 
 def set_archived(checklist: Checklist, archived: bool, now: datetime) -> None:
     checklist.archived_at = now if archived else None
-    db.session.commit()
 
 
 def version_by_number(checklist: Checklist, number: int) -> ChecklistVersion | None:

@@ -98,7 +98,7 @@ def chosen_client_ids(checklist: Checklist) -> set[int]:
 def set_sharing(checklist: Checklist, consultancy: Organization, scope: str, client_ids: Iterable[int]) -> None:
     """Publish a consultancy's checklist to no client, all clients, or the chosen ones. Raises SharingError with
     nothing changed for a business's checklist, an unknown scope, an empty choice or a business that is not an
-    active client. Commits."""
+    active client."""
     if not consultancy.is_consultancy or checklist.org_id != consultancy.id:
         raise SharingError("Only a consultancy shares its checklists with clients.")
     if scope not in set(SharedWith):
@@ -120,7 +120,6 @@ def set_sharing(checklist: Checklist, consultancy: Organization, scope: str, cli
         if client_id not in wanted:
             db.session.delete(share)
     db.session.add_all(ChecklistShare(checklist_id=checklist.id, client_id=c) for c in wanted - existing.keys())
-    db.session.commit()
 
 
 def audiences(consultancy: Organization) -> dict[int, str]:

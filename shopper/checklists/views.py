@@ -108,7 +108,6 @@ def import_file():
                 now=utcnow(),
             )
         except DefinitionError as e:
-            db.session.rollback()
             problems = e.problems
         else:
             flash(f"Imported {checklist.title!r} as version 1.", "success")
@@ -152,7 +151,6 @@ def share(checklist_id: int):
     try:
         sharing.set_sharing(checklist, current_org(), form.shared_with.data, form.clients.data)
     except sharing.SharingError as e:
-        db.session.rollback()
         form.shared_with.errors.append(str(e))
         return _detail_page(get_or_404(Checklist, checklist_id), form, 400)
     flash(f"{checklist.title!r} is {sharing.audiences(current_org())[checklist.id]}.", "success")

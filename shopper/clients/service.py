@@ -86,7 +86,7 @@ def create_client(actor: Access, *, name: str, site_name: str | None, now: datet
         detail=f"{actor.org.name} set up this business, as {LinkRole.CONSULTANT_MANAGER.label.lower()}",
         at=now,
     )
-    db.session.commit()
+    db.session.flush()
     return link
 
 
@@ -122,7 +122,6 @@ def invite_client_owner(
         detail=f"Owner{f' for {new.invite.email}' if new.invite.email else ''}, by {actor.org.name}",
         at=now,
     )
-    db.session.commit()
     return new
 
 
@@ -148,7 +147,7 @@ def invite_business(
         expires_at=now + lifetime,
     )
     db.session.add(invite)
-    db.session.commit()
+    db.session.flush()
     return NewClientInvite(invite, token)
 
 
@@ -170,7 +169,6 @@ def withdraw_client_invite(actor: Access, invite: ClientInvite, now: datetime) -
     if invite.consultancy_id != actor.org_id:
         raise OrgError("That invitation is not yours.")
     invite.revoked_at = now
-    db.session.commit()
 
 
 # The business's side -------------------------------------------------------------------------------------------
@@ -217,28 +215,29 @@ def accept_client_invite(
         claim(invite, user.id, now, noun="link")
     except LinkRefused as e:
         raise Conflict(str(e)) from None
-    link = db.session.scalar(
-        select(ClientLink).where(ClientLink.consultancy_id == invite.consultancy_id, ClientLink.client_id == client_id)
-    )
-    if link is None:
-        link = ClientLink(consultancy_id=invite.consultancy_id, client_id=client_id, created_at=now)
-        db.session.add(link)
-    link.role = invite.role
-    link.created_by_id = user.id
-    link.revoked_at = None
-    link.revoked_by_id = None
-    invite.client_id = client_id
-    record(
-        client_id,
-        Event.CONSULTANCY_ADDED,
-        actor_id=user.id,
-        detail=f"{invite.consultancy.name}, as {invite.role_enum.label.lower()}",
-        at=now,
-    )
     try:
-        db.session.commit()
+        with db.session.begin_nested():  # the unique key decides a race; the savepoint keeps the transaction usable
+            link = db.session.scalar(
+                select(ClientLink).where(
+                    ClientLink.consultancy_id == invite.consultancy_id, ClientLink.client_id == client_id
+                )
+            )
+            if link is None:
+                link = ClientLink(consultancy_id=invite.consultancy_id, client_id=client_id, created_at=now)
+                db.session.add(link)
+            link.role = invite.role
+            link.created_by_id = user.id
+            link.revoked_at = None
+            link.revoked_by_id = None
+            invite.client_id = client_id
+            record(
+                client_id,
+                Event.CONSULTANCY_ADDED,
+                actor_id=user.id,
+                detail=f"{invite.consultancy.name}, as {invite.role_enum.label.lower()}",
+                at=now,
+            )
     except IntegrityError:
-        db.session.rollback()
         raise Conflict("That consultancy has just been given access to this business.") from None
     return link
 
@@ -277,7 +276,6 @@ def revoke_link(actor: Access, link: ClientLink, now: datetime) -> None:
         .where(Checklist.org_id == link.consultancy_id, ChecklistShare.client_id == link.client_id)
     ):
         db.session.delete(share)
-    db.session.commit()
 
 
 def change_link_role(actor: Access, link: ClientLink, role: str, now: datetime) -> None:
@@ -294,7 +292,6 @@ def change_link_role(actor: Access, link: ClientLink, role: str, now: datetime) 
             detail=f"{link.consultancy.name}: {old.label} -> {link.role_enum.label}",
             at=now,
         )
-    db.session.commit()
 
 
 # Bulk ----------------------------------------------------------------------------------------------------------
@@ -356,7 +353,5 @@ def start_for_clients(
                 )
             )
     except AuditError as e:
-        db.session.rollback()
         raise OrgError(f"{client.name}: {e}") from e
-    db.session.commit()
     return audits

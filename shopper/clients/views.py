@@ -100,7 +100,6 @@ def create():
     try:
         link = service.create_client(current_access(), name=form.name.data, site_name=form.site_name.data, now=utcnow())
     except OrgError as e:
-        db.session.rollback()
         form.name.errors.append(str(e))
         return _clients_page(e.status, new_form=form)
     flash(f"{link.client.name} is your client. Invite its owner when you are ready.", "success")
@@ -122,7 +121,6 @@ def invite_owner(link_id: int):
             current_access(), link, email=form.email.data or None, now=utcnow(), lifetime=_lifetime()
         )
     except OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _clients_page(e.status)
     url = url_for("orgs_public.accept_invite", token=new.token, _external=True)
@@ -149,7 +147,6 @@ def invite_business():
             current_access(), role=form.role.data, email=form.email.data or None, now=utcnow(), lifetime=_lifetime()
         )
     except OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _clients_page(e.status, invite_form=form)
     url = url_for("client_invites.accept", token=new.token, _external=True)
@@ -207,7 +204,6 @@ def bulk_audits():
                     now=utcnow(),
                 )
             except OrgError as e:
-                db.session.rollback()
                 form.client_ids.errors.append(str(e))
                 status = e.status
             else:
@@ -244,7 +240,6 @@ def revoke(link_id: int):
     try:
         service.revoke_link(current_access(), link, utcnow())
     except OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _consultants_page(e.status)
     flash(
@@ -266,7 +261,6 @@ def change_role(link_id: int):
     try:
         service.change_link_role(current_access(), link, form.role.data, utcnow())
     except OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _consultants_page(e.status)
     flash(f"{link.consultancy.name} now has {link.role_enum.label.lower()} access.", "success")
@@ -297,7 +291,6 @@ def accept(token: str):
                     invite, current_user, form.client_id.data, now, require_confirmed=mail_enabled()
                 )
             except OrgError as e:
-                db.session.rollback()
                 form.client_id.errors.append(str(e))
                 status = e.status
             else:

@@ -48,6 +48,5 @@ def healthz():
     try:
         ping()
     except SQLAlchemyError:
-        db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok")

@@ -11,7 +11,7 @@ from alembic.util import CommandError
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from shopper.database import reads_first, write_transaction
+from shopper.database import end_reading, reads_first, write_transaction
 from shopper.extensions import db
 from shopper.maintenance.backup import BackupError, make_backup, read_manifest, restore_backup
 from shopper.maintenance.media_check import GRACE_SECONDS, MediaReport, check_media, forget_missing_pdfs, remove_files
@@ -157,7 +157,7 @@ def media_check(fix: bool, grace_minutes: int) -> None:
     reads_first()  # the check only reads: it never holds SQLite's write lock
     now = utcnow().timestamp()
     report = check_media(media, db.session.connection(), now=now, grace=grace_minutes * 60)
-    db.session.commit()
+    end_reading()
     dropped = 0
     if fix:
         remove_files(media, report.orphans + report.temp_files)

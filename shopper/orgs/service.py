@@ -63,14 +63,9 @@ def create_organization(*, name: str, kind: str, owner: User) -> Organization:
 def sign_up(
     *, name: str, email: str, password: str, org_name: str, org_kind: str, min_length: int
 ) -> tuple[User, Organization]:
-    """A new person with their own organization, as its owner. Commits both or neither."""
-    try:
-        user = accounts.create_user(email=email, name=name, password=password, min_length=min_length)
-        org = create_organization(name=org_name, kind=org_kind, owner=user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    """A new person with their own organization, as its owner (flushed; the caller's commit keeps both or neither)."""
+    user = accounts.create_user(email=email, name=name, password=password, min_length=min_length)
+    org = create_organization(name=org_name, kind=org_kind, owner=user)
     return user, org
 
 
@@ -161,7 +156,6 @@ def change_role(actor: Access, member: Membership, new_role: str, now: datetime)
         detail=f"{old_role.label} -> {new_role.label}",
         at=now,
     )
-    db.session.commit()
 
 
 def remove_member(actor: Access, member: Membership, now: datetime) -> None:
@@ -182,7 +176,6 @@ def remove_member(actor: Access, member: Membership, now: datetime) -> None:
         at=now,
     )
     db.session.delete(member)
-    db.session.commit()
 
 
 # Invites ------------------------------------------------------------------------------------------------------
@@ -200,7 +193,6 @@ def create_invite(actor: Access, *, role: str, email: str | None, now: datetime,
     _check_may_manage(actor, Role(role))
     new = new_invite(actor.org_id, role=role, email=email, by_id=actor.user_id, now=now, lifetime=lifetime)
     record(actor.org_id, Event.INVITE_MADE, actor_id=actor.user_id, detail=_invite_words(new.invite), at=now)
-    db.session.commit()
     return new
 
 
@@ -231,6 +223,7 @@ def new_invite(
         via_consultancy_id=via_consultancy_id,
     )
     db.session.add(invite)
+    db.session.flush()
     return NewInvite(invite, token)
 
 
@@ -291,7 +284,6 @@ def revoke_invite(actor: Access, invite: Invite, now: datetime) -> None:
     _check_may_manage(actor, Role(invite.role))
     invite.revoked_at = now
     record(invite.org_id, Event.INVITE_WITHDRAWN, actor_id=actor.user_id, detail=_invite_words(invite), at=now)
-    db.session.commit()
 
 
 def find_invite(token: str, now: datetime) -> Invite:
@@ -332,7 +324,7 @@ def accept_invite(
     invite: Invite, user: User, now: datetime, *, new_account: bool = False, require_confirmed: bool = True
 ) -> Membership:
     """Make the user a member with the invite's role, and use the invite up, once, whoever else tries at the same
-    moment. Everything about who may still be invited is checked again here. Commits."""
+    moment. Everything about who may still be invited is checked again here."""
     problem = invite_problem(invite, now)
     if problem is not None:
         raise Conflict(problem)
@@ -355,12 +347,18 @@ def accept_invite(
         created_at=now,
         via_consultancy_id=invite.via_consultancy_id if _belongs_to(user.id, invite.via_consultancy_id) else None,
     )
-    db.session.add(membership)
-    record(invite.org_id, Event.INVITE_USED, actor_id=user.id, subject_id=user.id, detail=_invite_words(invite), at=now)
     try:
-        db.session.commit()
+        with db.session.begin_nested():  # the unique key decides a race; the savepoint keeps the transaction usable
+            db.session.add(membership)
+            record(
+                invite.org_id,
+                Event.INVITE_USED,
+                actor_id=user.id,
+                subject_id=user.id,
+                detail=_invite_words(invite),
+                at=now,
+            )
     except IntegrityError:
-        db.session.rollback()
         raise Conflict("You are already a member of this organization.") from None
     return membership
 
@@ -383,19 +381,17 @@ def _check_site_name(org: Organization, name: str, site: Site | None = None) -> 
 def add_site(org: Organization, *, name: str, address: str | None) -> Site:
     site = Site(org_id=org.id, name=_check_site_name(org, name), address=(address or "").strip() or None)
     db.session.add(site)
-    db.session.commit()
+    db.session.flush()
     return site
 
 
 def update_site(site: Site, *, name: str, address: str | None) -> None:
     site.name = _check_site_name(site.org, name, site)
     site.address = (address or "").strip() or None
-    db.session.commit()
 
 
 def set_site_archived(site: Site, archived: bool, now: datetime) -> None:
     site.archived_at = now if archived else None
-    db.session.commit()
 
 
 def reset_link_for_member(actor_id: int, org: Organization, member: Membership, now: datetime, lifetime: timedelta):
@@ -416,5 +412,4 @@ def reset_link_for_member(actor_id: int, org: Organization, member: Membership, 
         )
     new = accounts.new_reset(member.user, by_id=actor_id, now=now, lifetime=lifetime)
     record(org.id, Event.RESET_LINK_MADE, actor_id=actor_id, subject_id=member.user_id, at=now)
-    db.session.commit()
     return new

@@ -95,10 +95,8 @@ def accept_invite(token: str):
                         min_length=current_app.config["PASSWORD_MIN_LENGTH"],
                     )
                 except accounts.EmailTaken:
-                    db.session.rollback()
                     form.email.errors.append("You already have an account: sign in first, then open this link again.")
                 except accounts.AccountError as e:
-                    db.session.rollback()
                     form.password.errors.append(str(e))
                 else:
                     return _accept(invite, user, now, new_account=True)
@@ -113,7 +111,6 @@ def _accept(invite: Invite, user, now, *, new_account: bool = False):
     try:
         membership = service.accept_invite(invite, user, now, new_account=new_account, require_confirmed=mail_enabled())
     except service.OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return render_template("orgs/invite_invalid.html", message=str(e)), e.status
     flash(f"Welcome to {membership.org.name}.", "success")
@@ -170,7 +167,6 @@ def change_role(member_id: int):
     try:
         service.change_role(current_access(), member, form.role.data, utcnow())
     except service.OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _team_page(e.status)
     flash(f"{member.user.name} is now {member.role_enum.label.lower()}.", "success")
@@ -187,7 +183,6 @@ def remove_member(member_id: int):
     try:
         service.remove_member(current_access(), member, utcnow())
     except service.OrgError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _team_page(e.status)
     flash(f"{name} is no longer a member.", "success")
@@ -206,7 +201,6 @@ def reset_link(member_id: int):
     try:
         new = service.reset_link_for_member(current_user.id, current_org(), member, utcnow(), timedelta(hours=hours))
     except accounts.ResetRefused as e:
-        db.session.rollback()
         flash(str(e), "error")
         return _team_page(e.status)
     link = url_for("accounts.reset_password", token=new.token, _external=True)
@@ -293,7 +287,6 @@ def add_site():
     try:
         site = service.add_site(current_org(), name=form.name.data, address=form.address.data)
     except service.OrgError as e:
-        db.session.rollback()
         form.name.errors.append(str(e))
         return _sites_page(form, e.status)
     flash(f"Site {site.name!r} added.", "success")
@@ -311,7 +304,6 @@ def edit_site(site_id: int):
             try:
                 service.update_site(site, name=form.name.data, address=form.address.data)
             except service.OrgError as e:
-                db.session.rollback()
                 form.name.errors.append(str(e))
                 status = e.status
             else:

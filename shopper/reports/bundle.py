@@ -121,8 +121,8 @@ def request_bundle(consultancy: Organization, user_id: int, now: datetime) -> Re
         return None
     bundle = ReportBundle(org_id=consultancy.id, user_id=user_id, state=BundleState.QUEUED, created_at=now)
     db.session.add(bundle)
-    db.session.commit()
-    build_bundle(bundle.id)
+    db.session.flush()
+    build_bundle(bundle.id)  # queued once the request has committed the bundle
     return bundle
 
 

@@ -58,7 +58,7 @@ def create_share_link(
         expires_at=now + timedelta(days=days),
     )
     db.session.add(link)
-    db.session.commit()
+    db.session.flush()
     return NewShareLink(link, token)
 
 
@@ -77,7 +77,6 @@ def revoke_share_link(link: ShareLink, now: datetime) -> None:
     db.session.execute(
         update(ShareLink).where(ShareLink.id == link.id, ShareLink.revoked_at.is_(None)).values(revoked_at=now)
     )
-    db.session.commit()
     db.session.refresh(link)
 
 

@@ -36,7 +36,6 @@ from shopper.audits.models import Audit, Photo
 from shopper.audits.views import overview_part
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
-from shopper.extensions import db
 from shopper.forms import ConfirmForm
 from shopper.media import get_storage, serve
 from shopper.media.keys import logo_key, photo_key
@@ -272,7 +271,6 @@ def brand():
                     ),
                 )
             except BrandError as e:
-                db.session.rollback()
                 getattr(form, e.field or "display_name").errors.append(str(e))
                 status = 400
             else:
@@ -307,7 +305,6 @@ def create_share(audit_id: int):
     try:
         new = share.create_share_link(audit, current_user.id, utcnow(), days)
     except share.ShareError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return redirect(url_for("audits.overview", audit_id=audit.id))
     link = url_for("reports_public.shared_report", token=new.token, _external=True)

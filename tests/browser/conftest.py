@@ -150,6 +150,7 @@ class Live:
                 due_on=None,
                 now=utcnow(),
             )
+            db.session.commit()
             return audit.id
 
     def walk_url(self, audit_id: int, touchpoint_key: str) -> str:
@@ -218,6 +219,7 @@ def _seed(app, live: Live) -> None:
         live.org_slug, live.org_id, live.auditor_id = org.slug, org.id, auditor.id
         live.auditor_email, live.checklist_id, live.site_id = auditor.email, checklist.id, site.id
         live.manager_id, live.manager_email, live.small_checklist_id = manager.id, manager.email, small.id
+        db.session.commit()
 
 
 def _app(instance: Path, database_url: str):
