@@ -99,6 +99,7 @@ def test_a_parent_named_twice_by_the_child_needs_via(app, as_member, make):
             now=utcnow(),
             lifetime=timedelta(days=7),
         ).invite.id
+        db.session.commit()  # services flush; the caller commits
     with as_member(owner, consultancy) as access:
         assert get_or_404(ClientInvite, offer, parent=access.org, via=ClientInvite.consultancy).id == offer
         with pytest.raises(TypeError, match="ClientLink has 2 keys to Organization"):
