@@ -7,6 +7,7 @@ Pure: no Flask, no database. The type modules beside this one subclass ``ItemTyp
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -159,7 +160,7 @@ def at(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-class ItemType:
+class ItemType(ABC):
     """One kind of checklist item. Every method takes the item (a dict of a valid definition); the answer
     methods other than ``clean`` take a value ``clean`` returned, never None.
 
@@ -259,10 +260,10 @@ class ItemType:
 
     # answers
 
+    @abstractmethod
     def clean(self, item: Item, value: Any) -> Any:
         """Validate a (not None) answer and return it normalised; raise AnswerError with a message for the
         auditor when it does not fit."""
-        raise NotImplementedError
 
     def answered(self, value: Any, photos: int) -> bool:
         return photos >= 1 if self.photos_answer else value is not None
