@@ -224,7 +224,9 @@ class ItemType(ABC):
 
     def check_item(self, checks: ItemChecks, path: str, item: Item) -> None:
         """Report what the schema cannot say about this type's fields of ``item`` (at ``path``): rules between
-        two values. ``item`` may be faulty anywhere; a rule looks only at values of the right shape."""
+        two values. ``item`` may be faulty anywhere; a rule looks only at values of the right shape. Most types
+        have no such rule."""
+        return None
 
     def bounds(self, item: Item, field: str) -> tuple[int, int] | None:
         """The range of a whole-number field when it depends on another field (a rating's target), else None."""
