@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shopper.clients import views as clients_views
     from shopper.dashboard import views as dashboard_views
     from shopper.database import configure_engine, render_migration_item
-    from shopper.extensions import csrf, db, login_manager, migrate
+    from shopper.extensions import compress, csrf, db, login_manager, migrate
     from shopper.home import views as home_views
     from shopper.instance import load_config
     from shopper.maintenance import cli as maintenance_cli
@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         render_item=render_migration_item,
     )
     csrf.init_app(app)
+    compress.init_app(app)
     login_manager.init_app(app)
 
     security.init_app(app)

@@ -35,6 +35,21 @@ S3_BUCKET = None
 S3_ENDPOINT_URL = None
 S3_REGION = None
 
+# Compression (Flask-Compress) of text answers for browsers that ask for it: brotli, else gzip. Photos, PDFs and
+# ZIPs are compressed already and never go through it; answers under 500 bytes are not worth it.
+COMPRESS_MIMETYPES = [
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "image/svg+xml",
+]
+COMPRESS_ALGORITHM = ["br", "gzip"]
+COMPRESS_ALGORITHM_STREAMING = ["br", "deflate"]
+COMPRESS_MIN_SIZE = 500
+
 # Photos each worker process decodes at once; a big one may hold ~0.5 GB meanwhile (see shopper/media/ingest.py).
 # Another upload waits up to 10 s for a turn, then is answered 503 with Retry-After, and the phone sends it again.
 IMAGE_DECODE_CONCURRENCY = 2

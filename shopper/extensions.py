@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
 
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,3 +30,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 #: rate limits by client address unless a limit says otherwise; limits and storage come from the configuration
 limiter = Limiter(key_func=get_remote_address, key_prefix="shopper")
+#: brotli or gzip for text answers (HTML, CSS, JS, JSON, SVG), so `make run` needs no proxy to send small pages
+compress = Compress()

@@ -82,6 +82,14 @@ def commits(command: Callable) -> Callable:
 class Shopper(Flask):
     """The app: every request's view runs in one transaction that ends as the answer says (see the module)."""
 
+    def send_static_file(self, filename: str) -> Response:
+        """A static file read whole (the largest is some 30 KB) and its file closed: Flask-Compress then compresses
+        it as one body with a length, where a streamed file would be left open by its streaming compressor."""
+        response = super().send_static_file(filename)
+        response.direct_passthrough = False
+        response.make_sequence()
+        return response
+
     def dispatch_request(self) -> Response:
         pending: list[Callable[[], object]] = []
         g._after_commit = pending

@@ -1,0 +1,61 @@
+"""Text answers are compressed by the app itself (Flask-Compress), so `make run` sends small pages with no proxy in
+front: brotli where the browser takes it, else gzip; photos and other compressed formats as they are."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import brotli
+import pytest
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def decoded(response) -> bytes:
+    body = response.get_data()
+    encoding = response.headers.get("Content-Encoding")
+    if encoding == "br":
+        return brotli.decompress(body)
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    assert encoding is None, encoding
+    return body
+
+
+@pytest.mark.parametrize(("accepts", "encoding"), [("br, gzip", "br"), ("gzip, deflate", "gzip"), ("", None)])
+def test_a_page_is_sent_compressed_as_the_browser_asks_and_reads_the_same(client, accepts, encoding):
+    plain = client.get("/login")
+    response = client.get("/login", headers={"Accept-Encoding": accepts} if accepts else {})
+    assert response.status_code == 200
+    assert response.headers.get("Content-Encoding") == encoding
+    assert "Accept-Encoding" in response.headers["Vary"]
+    if encoding:
+        assert len(response.get_data()) < len(plain.get_data()) / 2
+    # the CSRF token differs between the two answers; the page around it does not
+    assert decoded(response).split(b'name="csrf_token"')[0] == plain.get_data().split(b'name="csrf_token"')[0]
+
+
+@pytest.mark.parametrize("name", ["js/walk.js", "css/app.css"])
+def test_scripts_and_styles_are_sent_compressed_and_decode_to_the_file(client, name):
+    with client.get(f"/static/{name}", headers={"Accept-Encoding": "br, gzip"}) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Encoding"] == "br"
+        assert decoded(response) == (STATIC / name).read_bytes()
+
+
+def test_pictures_are_sent_as_they_are(client):
+    with client.get("/static/icons/icon-192.png", headers={"Accept-Encoding": "br, gzip"}) as response:
+        assert response.status_code == 200
+        assert "Content-Encoding" not in response.headers
+        assert response.get_data() == (STATIC / "icons" / "icon-192.png").read_bytes()
+
+
+def test_the_service_worker_script_is_sent_compressed(client):
+    plain = client.get("/sw.js").get_data()
+    response = client.get("/sw.js", headers={"Accept-Encoding": "br"})
+    assert response.headers["Content-Encoding"] == "br"
+    assert decoded(response) == plain
