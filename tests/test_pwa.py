@@ -2,6 +2,8 @@ import json
 import re
 from html.parser import HTMLParser
 
+from flask import url_for
+
 from shopper.audits.models import Audit
 from shopper.orgs.models import Role
 from shopper.pwa.shell import shell_version
@@ -165,3 +167,16 @@ def test_the_offline_page_lists_the_audits_kept_on_the_phone(client):
     page = _Elements(client.get("/offline").get_data(as_text=True))
     assert page.one(data_kept_audits="") is not None
     assert page.one(id="sync")["data-user"] == ""
+
+
+def test_a_shell_file_under_the_current_version_is_kept_a_year_and_any_other_is_revalidated(client, app):
+    with app.test_request_context():
+        walk_url = url_for("static", filename="js/walk.js")
+    assert re.search(r"\?v=[0-9a-f]{12}$", walk_url)
+    with client.get(walk_url) as current:
+        assert current.status_code == 200
+        assert current.cache_control.max_age == 365 * 24 * 3600 and current.cache_control.immutable
+    for other in ("/static/js/walk.js", "/static/js/walk.js?v=000000000000"):
+        with client.get(other) as response:
+            assert response.status_code == 200
+            assert not response.cache_control.immutable and response.cache_control.max_age is None

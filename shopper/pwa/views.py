@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, make_response, render_template, request, url_for
 
-from shopper.pwa.shell import shell_files, shell_version, worker_script
+from shopper.pwa.shell import SHELL_FOLDERS, shell_files, shell_version, worker_script
 
 bp = Blueprint("pwa", __name__)
 
 THEME_COLOR = "#1d4e89"
+#: how long a browser keeps a shell file fetched under the current version: its URL changes when the file does
+SHELL_FILE_MAX_AGE = 365 * 24 * 3600
 
 
 def version() -> str:
@@ -24,6 +26,23 @@ def init_app(app: Flask) -> None:
     def _versioned_static(endpoint, values):
         if endpoint == "static" and "v" not in values:
             values["v"] = version()
+
+    @app.after_request
+    def _shell_files_last(response: Response) -> Response:
+        """A shell file asked for under the current version is kept a year and never revalidated: the version is a
+        hash of every shell file, so a changed file comes under a new URL. Other static files (the report's fonts)
+        and other versions keep Flask's revalidated caching."""
+        if (
+            request.endpoint == "static"
+            and response.status_code == 200
+            and str((request.view_args or {}).get("filename", "")).split("/")[0] in SHELL_FOLDERS
+            and request.args.get("v") == version()
+        ):
+            response.cache_control.public = True
+            response.cache_control.max_age = SHELL_FILE_MAX_AGE
+            response.cache_control.immutable = True
+            response.cache_control.no_cache = None
+        return response
 
 
 @bp.get("/manifest.webmanifest")
