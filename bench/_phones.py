@@ -132,26 +132,6 @@ def multipart(fields: dict[str, str], file_field: str, filename: str, data: byte
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def database_urls(schema: str) -> list[tuple[str, str | None]]:
-    """(label, url) of the databases to run on: SQLite (url None: a new file), then PostgreSQL when it answers at
-    SHOPPER_BENCH_PG_URL, in `schema` (made fresh by `fresh_schema`)."""
-    separator = "&" if "?" in _measure.PG_URL else "?"
-    return [
-        ("SQLite", None),
-        ("PostgreSQL", f"{_measure.PG_URL}{separator}options=-csearch_path%3D{schema}"),
-    ]
-
-
-def fresh_schema(schema: str, create: bool = True) -> str | None:
-    """Drop `schema` on SHOPPER_BENCH_PG_URL and make it again (or only drop it); why not, when PostgreSQL does not
-    answer."""
-    try:
-        _measure._drop_and_create(schema, create=create)
-    except Exception as e:  # any failure to connect means: no PostgreSQL here
-        return f"{type(e).__name__}: {str(e).splitlines()[0]}"
-    return None
-
-
 class Stack:
     """The two processes of a deployment (README, "Deployment"): gunicorn with two sync workers and
     `flask --app shopper jobs run`, on one instance folder and database, each logging to a file there."""

@@ -1008,20 +1008,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--database", choices=("both", "sqlite", "postgres"), default="both")
     args = parser.parse_args()
-    ok = True
-    for label, url in _phones.database_urls(SCHEMA):
-        if args.database != "both" and not label.lower().startswith(args.database[:4]):
-            continue
-        if url is not None:
-            why = _phones.fresh_schema(SCHEMA)
-            if why:
-                print(f"\n== {label}: skipped ({why})")
-                continue
-        try:
-            ok = run(label, url, args) and ok
-        finally:
-            if url is not None:
-                _phones.fresh_schema(SCHEMA, create=False)
+    ok = _measure.on_sqlite_and_postgres(lambda label, url: run(label, url, args), SCHEMA, only=args.database)
     sys.exit(0 if ok else 1)
 
 

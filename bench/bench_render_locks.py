@@ -80,6 +80,7 @@ def seed(app) -> tuple[str, int, int, str]:
             due_on=None,
             now=utcnow(),
         )
+        db.session.commit()  # services flush; the caller commits
         seeded = (org.slug, large, walking.id, owner.email)
         db.session.remove()
         db.engine.dispose()
@@ -280,20 +281,7 @@ def main() -> None:
     parser.add_argument("--jobs-nice", type=int, default=0, help="run the job consumer under `nice -n N`")
     parser.add_argument("--database", choices=("both", "sqlite", "postgres"), default="both")
     args = parser.parse_args()
-    ok = True
-    for label, url in _phones.database_urls(SCHEMA):
-        if args.database != "both" and not label.lower().startswith(args.database[:4]):
-            continue
-        if url is not None:
-            why = _phones.fresh_schema(SCHEMA)
-            if why:
-                print(f"\n== {label}: skipped ({why})")
-                continue
-        try:
-            ok = run(label, url, args) and ok
-        finally:
-            if url is not None:
-                _phones.fresh_schema(SCHEMA, create=False)
+    ok = _measure.on_sqlite_and_postgres(lambda label, url: run(label, url, args), SCHEMA, only=args.database)
     sys.exit(0 if ok else 1)
 
 
