@@ -82,12 +82,42 @@ def peak_growth_mb(setup: str, call: str) -> float:
 
 def report(label: str, value: float, unit: str, target: float | None = None, word: str = "target") -> None:
     """One table row: ``label  value unit  (target <= N)  PASS|MISS``; no verdict without a target."""
+    figure(label, value, unit, target, word=word)
+
+
+def figure(
+    label: str, value: float, unit: str, target: float | None = None, *, at_least: bool = False, word: str = "target"
+) -> bool:
+    """Print one figure as a table row and judge it: ``value <= target`` (``>=`` with ``at_least``).
+
+    Returns whether it passed (True without a target). A verdict is also appended to the file named by
+    SHOPPER_BENCH_SUMMARY, where `make bench` counts the PASS and MISS lines of every script once they have all run.
+    """
     digits = 2 if unit == "x" else 1
-    line = f"{label:<34} {value:9.{digits}f} {unit:<3}"
-    if target is not None:
-        verdict = "PASS" if value <= target else "MISS"
-        line += f"  ({word} <= {target:g})  {verdict}"
+    line = f"{label:<34} {value:9.{digits}f} {unit:<4}"
+    if target is None:
+        print(line, flush=True)
+        return True
+    passed = value >= target if at_least else value <= target
+    verdict = "PASS" if passed else "MISS"
+    line += f"  ({word} {'>=' if at_least else '<='} {target:g})  {verdict}"
     print(line, flush=True)
+    summary = os.environ.get("SHOPPER_BENCH_SUMMARY")
+    if summary:
+        script = Path(sys.argv[0]).name
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(f"{verdict}  {script}: {label.strip()} {value:.{digits}f} {unit}\n")
+    return passed
+
+
+def smoke() -> bool:
+    """True under BENCH_SMOKE=1: scripts then use their smallest sizes and shortest runs, to prove they still work."""
+    return os.environ.get("BENCH_SMOKE") == "1"
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average, printed beside wall-clock figures (they swing with it)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 PG_URL = os.environ.get("SHOPPER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
