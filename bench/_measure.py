@@ -102,12 +102,16 @@ def figure(
     verdict = "PASS" if passed else "MISS"
     line += f"  ({word} {'>=' if at_least else '<='} {target:g})  {verdict}"
     print(line, flush=True)
+    record(passed, f"{label.strip()} {value:.{digits}f} {unit}")
+    return passed
+
+
+def record(passed: bool, what: str) -> None:
+    """Append one verdict to the file named by SHOPPER_BENCH_SUMMARY (for a figure not printed by `figure`)."""
     summary = os.environ.get("SHOPPER_BENCH_SUMMARY")
     if summary:
-        script = Path(sys.argv[0]).name
         with open(summary, "a", encoding="utf-8") as out:
-            out.write(f"{verdict}  {script}: {label.strip()} {value:.{digits}f} {unit}\n")
-    return passed
+            out.write(f"{'PASS' if passed else 'MISS'}  {Path(sys.argv[0]).name}: {what}\n")
 
 
 def smoke() -> bool:

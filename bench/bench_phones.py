@@ -815,6 +815,8 @@ def compare(app, phones: list[Phone]) -> Verdict:
 def line(label: str, value, target: str = "", ok: bool | None = None) -> None:
     verdict = "" if ok is None else ("PASS" if ok else "MISS")
     print(f"  {label:<52} {value!s:>10}  {target:<14} {verdict}".rstrip(), flush=True)
+    if ok is not None:
+        _measure.record(ok, f"{label} {value}")
 
 
 def run(label: str, url: str | None, args) -> bool:
@@ -1004,8 +1006,8 @@ def _load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phones", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--phones", type=int, default=4 if _measure.smoke() else 50)
+    parser.add_argument("--seconds", type=float, default=10 if _measure.smoke() else 60)
     parser.add_argument("--database", choices=("both", "sqlite", "postgres"), default="both")
     args = parser.parse_args()
     ok = _measure.on_sqlite_and_postgres(lambda label, url: run(label, url, args), SCHEMA, only=args.database)
