@@ -111,12 +111,21 @@ def test_editing_with_no_change_records_nothing(ctx, make, world):
     assert refused.value.status == 403
 
 
-def test_suggested_titles_come_from_the_promise_and_the_finding(ctx, world):
+def test_suggested_titles_come_from_the_question_and_the_answer(ctx, world):
     first = service.suggested(finding(world["audit"].id, "resolved"))
-    assert first.title == "Call the billing line: A person answers within a minute (answered no)"
+    assert first.title == "Call the billing line: Was the question resolved on this call (answered no)"
+    assert "Promise: A person answers within a minute" in first.detail
     assert "Question: Was the question resolved on this call?" in first.detail
     assert "Auditor's note: They asked me to write in" in first.detail
-    long = Finding(touchpoint_title="T" * 150, promise="P" * 150, prompt="Q", reason="R", note="")
+    same_promise = [
+        service.suggested(
+            Finding(touchpoint_title="Front desk", promise="Seen within 5 minutes", prompt=q, reason="answered no")
+        ).title
+        for q in ("Were you greeted?", "Was the queue explained?", "Were you seen on time?")
+    ]
+    assert len(set(same_promise)) == 3
+    assert not any("Seen within 5 minutes" in title for title in same_promise)
+    long = Finding(touchpoint_title="T" * 150, promise="P", prompt="Q" * 150, reason="R", note="")
     assert len(service.suggested(long).title) == service.MAX_TITLE
 
 

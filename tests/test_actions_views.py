@@ -57,7 +57,7 @@ def test_owners_turn_a_finding_into_an_action_prefilled_from_the_finding(client,
     login(world["owner"])
     page = client.get(f"{world['base']}/audits/{world['audit'].id}").get_data(as_text=True)
     assert "Turn findings into actions" in page
-    assert "Call the billing line: A person answers within a minute (4 min: the promise is 1 min)" in page
+    assert "Call the billing line: Time until a person answered (4 min: the promise is 1 min)" in page
     finding = findings_of(make, world["audit"])["answer-time"]
     response = client.post(
         f"{world['base']}/audits/{world['audit'].id}/findings/{finding.id}",
@@ -103,7 +103,7 @@ def test_all_findings_at_once_skips_those_that_already_have_an_action(client, lo
     assert make.count(Action, audit_id=world["audit"].id) == 3
     made = make.find(Action, audit_id=world["audit"].id, item_key="transfers")
     assert made.assignee_id == world["colleague"].id and made.priority == "low" and "Hand" not in made.title
-    assert made.title.startswith("Call the billing line: A person answers within a minute")
+    assert made.title.startswith("Call the billing line: How many times were you passed on (")
     assert "Question: How many times were you passed on?" in made.detail
     client.post(f"{world['base']}/audits/{world['audit'].id}/all", data=action_form("all", priority="normal"))
     assert make.count(Action, audit_id=world["audit"].id) == 3

@@ -71,9 +71,12 @@ def parse_due(value: str | date | None, today: date, previous: date | None = Non
 
 
 def suggested(finding: Finding) -> ActionInput:
-    """A first title and detail for a finding: the promise it broke (or the question) and what was found."""
-    what = (finding.promise or finding.prompt).strip().rstrip(".")
-    title = f"{finding.touchpoint_title}: {what} ({finding.reason})"
+    """A first title and detail for a finding: the question and what was found.
+
+    Not the promise: a touchpoint's findings share it, so its actions would all read alike; the promise goes in the
+    detail."""
+    question = finding.prompt.strip().rstrip(".?")
+    title = f"{finding.touchpoint_title}: {question} ({finding.reason})"
     if len(title) > MAX_TITLE:
         title = title[: MAX_TITLE - 1].rstrip() + "…"
     lines = [f"Question: {finding.prompt}", f"Found: {finding.reason}"]
