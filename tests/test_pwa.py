@@ -75,7 +75,7 @@ def test_the_worker_loads_the_outbox_code_the_pages_run(client):
     assert f'importScripts("/static/js/outbox.js?v={version}");' in body
     assert 'self.addEventListener("sync"' in body
     outbox = client.get(f"/static/js/outbox.js?v={version}")
-    assert outbox.status_code == 200 and "self.ShopperOutbox" in outbox.get_data(as_text=True)
+    assert outbox.status_code == 200 and "scope.ShopperOutbox = " in outbox.get_data(as_text=True)
     outbox.close()
 
 
