@@ -9,6 +9,9 @@ from pathlib import Path
 
 import brotli
 import pytest
+from flask import url_for
+
+from shopper.orgs.models import Role
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -59,3 +62,36 @@ def test_the_service_worker_script_is_sent_compressed(client):
     response = client.get("/sw.js", headers={"Accept-Encoding": "br"})
     assert response.headers["Content-Encoding"] == "br"
     assert decoded(response) == plain
+
+
+def current_url(app, name: str) -> str:
+    with app.test_request_context():
+        return url_for("static", filename=name)
+
+
+@pytest.mark.parametrize(
+    ("accepts", "encoding"), [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("br;q=0, gzip", "gzip")]
+)
+def test_a_shell_file_under_its_version_is_sent_precompressed_as_the_browser_asks(client, app, accepts, encoding):
+    url = current_url(app, "css/app.css")
+    with client.get(url, headers={"Accept-Encoding": accepts}) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Encoding"] == encoding
+        assert response.headers["Vary"] == "Accept-Encoding"
+        assert int(response.headers["Content-Length"]) == len(response.get_data())
+        served = decoded(response)
+    with client.get(url) as plain:
+        assert "Content-Encoding" not in plain.headers and plain.get_data() == served
+        assert plain.headers["ETag"] != response.headers["ETag"]  # one strong ETag per encoding
+    assert b"body" in served and b"/*" not in served  # the stylesheet, without its comments
+
+
+def test_a_shell_file_answer_carries_no_cookie_and_no_document_headers(client, app, login, make):
+    login(make.member(make.org(), Role.AUDITOR))
+    with client.get(current_url(app, "js/walk.js"), headers={"Accept-Encoding": "br"}) as response:
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.mimetype == "text/javascript"
+        for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy"):
+            assert name not in response.headers
