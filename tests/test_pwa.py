@@ -238,3 +238,10 @@ def test_in_debug_the_version_follows_an_edited_file_at_once(tmp_path, monkeypat
     (static / "js" / "b.js").write_text("new")
     assert debug.version != before and debug.files == ("js/a.js", "js/b.js")
     assert production.version == before  # computed once per process
+
+
+def test_the_browsers_update_check_of_the_worker_is_a_304_while_nothing_changed(client):
+    first = client.get("/sw.js", headers={"Accept-Encoding": "br"})
+    assert first.status_code == 200 and first.headers["ETag"]
+    again = client.get("/sw.js", headers={"Accept-Encoding": "br", "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""

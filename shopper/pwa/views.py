@@ -77,6 +77,7 @@ def service_worker():
     response.mimetype = "text/javascript"
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
+    response.add_etag()  # the browser's update check on each navigation is then a 304 (Flask-Compress answers it)
     return response
 
 
