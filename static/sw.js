@@ -53,7 +53,8 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
-/* The shell cache holds one version only, so the `v` query may be ignored: module imports come without it. */
+/* The shell cache holds one version only, so the `v` query may be ignored (a module imported by a file served
+   outside the current version comes without it). */
 async function fromShell(request) {
   const cached = await caches.match(request, { cacheName: SHELL, ignoreSearch: true });
   return cached || fetch(request);
