@@ -95,3 +95,21 @@ def test_a_shell_file_answer_carries_no_cookie_and_no_document_headers(client, a
         assert response.mimetype == "text/javascript"
         for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy"):
             assert name not in response.headers
+
+
+def test_a_picture_of_the_shell_and_a_font_outside_it(client, app):
+    with client.get(current_url(app, "icons/icon-192.png"), headers={"Accept-Encoding": "br, gzip"}) as icon:
+        assert icon.status_code == 200 and icon.cache_control.immutable
+        assert "Content-Encoding" not in icon.headers and "Vary" not in icon.headers
+        assert icon.get_data() == (STATIC / "icons" / "icon-192.png").read_bytes()
+    font = next(p for p in sorted((STATIC / "fonts").rglob("*.woff*")) if p.is_file())
+    with client.get(current_url(app, font.relative_to(STATIC).as_posix())) as response:
+        assert response.status_code == 200 and not response.cache_control.immutable  # the report's, not the shell's
+
+
+def test_a_head_request_for_a_shell_file_has_its_headers_and_no_body(client, app):
+    url = current_url(app, "js/walk.js")
+    with client.get(url, headers={"Accept-Encoding": "br"}) as full:
+        length = full.headers["Content-Length"]
+    with client.head(url, headers={"Accept-Encoding": "br"}) as head:
+        assert head.status_code == 200 and head.headers["Content-Length"] == length and head.get_data() == b""
