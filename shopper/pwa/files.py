@@ -28,6 +28,7 @@ from shopper.pwa.shell import Shell, shell_of
 MAX_AGE = 365 * 24 * 3600
 CACHE_CONTROL = f"public, max-age={MAX_AGE}, immutable"
 COMPRESSIBLE = {".css", ".js", ".svg", ".webmanifest", ".json"}
+TYPES = {".js": "text/javascript", ".webmanifest": "application/manifest+json"}  # whatever the system's mimetypes say
 #: `from "./x.js"`, `import "./x.js"` and `import("./x.js")`: relative module specifiers, which get the version
 MODULE_SPECIFIER = re.compile(r"""(\bfrom\s*|\bimport\s*\(?\s*)(["'])(\.{1,2}/[^"'?#\s]+\.js)\2""")
 CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -88,16 +89,12 @@ def prepare_text(relative: str, text: str, version: str) -> str:
 def prepare(shell: Shell, relative: str, version: str) -> Prepared:
     path = shell.path(relative)
     suffix = path.suffix.lower()
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if suffix == ".js":
-        content_type = "text/javascript"
-    if suffix == ".webmanifest":
-        content_type = "application/manifest+json"
+    content_type = TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     raw = path.read_bytes()
     if suffix in {".js", ".css"}:
         raw = prepare_text(relative, raw.decode("utf-8"), version).encode("utf-8")
-    if content_type.startswith("text/") or suffix in COMPRESSIBLE:
-        content_type += "; charset=utf-8" if suffix != ".svg" else ""
+    if suffix in COMPRESSIBLE and suffix != ".svg":
+        content_type += "; charset=utf-8"
     bodies = {"identity": raw}
     if suffix in COMPRESSIBLE:
         for encoding, packed in (("br", brotli.compress(raw, quality=11)), ("gzip", gzip.compress(raw, 9, mtime=0))):
