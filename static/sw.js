@@ -12,14 +12,17 @@ const SHELL = `shopper-shell-${VERSION}`;
 const PAGES = `shopper-pages-${VERSION}`;
 const SAVED_PAGE = /^\/o\/[^/]+\/(audits\/\d+(\/(walk\/[^/]+|review))?|api\/audits\/\d+|)$/;
 const PHOTO = /^\/o\/[^/]+\/audits\/\d+\/photos\/[^/]+\/thumb\.jpg$/;
-const SHELL_REQUEST = { cache: "reload", credentials: "omit" };
+/* The shell is fetched through the HTTP cache: the files the page has just loaded under this version are taken from
+   there (they are immutable under their `v`), so a first visit downloads nothing twice. */
+const SHELL_REQUEST = { credentials: "same-origin" };
 const PREFETCH = { credentials: "same-origin", headers: { Purpose: "prefetch" } };
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(SHELL)
-      // without cookies: the offline page is the same for everyone, and belongs to no one signed in
-      .then((cache) => cache.addAll(SHELL_URLS.map((url) => new Request(url, SHELL_REQUEST))))
+      // the offline page without cookies: it is the same for everyone, and belongs to no one signed in
+      .then((cache) => cache.addAll(SHELL_URLS.map((url) => new Request(url,
+        url === OFFLINE_URL ? { cache: "no-cache", credentials: "omit" } : SHELL_REQUEST))))
       .then(() => self.skipWaiting()),
   );
 });
@@ -50,7 +53,8 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
-/* The shell cache holds one version only, so the `v` query may be ignored: module imports come without it. */
+/* The shell cache holds one version only, so the `v` query may be ignored (a module imported by a file served
+   outside the current version comes without it). */
 async function fromShell(request) {
   const cached = await caches.match(request, { cacheName: SHELL, ignoreSearch: true });
   return cached || fetch(request);

@@ -6,7 +6,8 @@ from flask import url_for
 
 from shopper.audits.models import Audit
 from shopper.orgs.models import Role
-from shopper.pwa.shell import shell_version
+from shopper.pwa.files import prepare_text
+from shopper.pwa.shell import Shell, shell_version
 
 
 def test_manifest_makes_the_app_installable(client):
@@ -75,7 +76,7 @@ def test_the_worker_loads_the_outbox_code_the_pages_run(client):
     assert f'importScripts("/static/js/outbox.js?v={version}");' in body
     assert 'self.addEventListener("sync"' in body
     outbox = client.get(f"/static/js/outbox.js?v={version}")
-    assert outbox.status_code == 200 and "self.ShopperOutbox" in outbox.get_data(as_text=True)
+    assert outbox.status_code == 200 and "scope.ShopperOutbox = " in outbox.get_data(as_text=True)
     outbox.close()
 
 
@@ -180,3 +181,67 @@ def test_a_shell_file_under_the_current_version_is_kept_a_year_and_any_other_is_
         with client.get(other) as response:
             assert response.status_code == 200
             assert not response.cache_control.immutable and response.cache_control.max_age is None
+
+
+def test_a_shell_file_is_revalidated_by_its_etag(client, app):
+    with app.test_request_context():
+        url = url_for("static", filename="js/rules.js")
+    with client.get(url, headers={"Accept-Encoding": "br"}) as first:
+        etag = first.headers["ETag"]
+    with client.get(url, headers={"Accept-Encoding": "br", "If-None-Match": etag}) as again:
+        assert again.status_code == 304 and again.get_data() == b""
+        assert again.headers["ETag"] == etag and again.cache_control.immutable
+    with client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag}) as other:
+        assert other.status_code == 200  # the brotli copy's ETag is not the gzip copy's
+
+
+def test_module_imports_carry_the_version_so_the_modules_are_cached_too(client, app):
+    with app.test_request_context():
+        walk_url = url_for("static", filename="js/walk.js")
+    version = walk_url.rpartition("?v=")[2]
+    with client.get(walk_url) as response:
+        walk = response.get_data(as_text=True)
+    specifiers = re.findall(r"""(?:\bfrom|\bimport)\s*\(?\s*["'](\.[^"']+)["']""", walk)
+    assert "./autosave.js?v=" + version in specifiers and "./rules.js?v=" + version in specifiers
+    assert all(s.endswith(f"?v={version}") for s in specifiers), specifiers
+    for specifier in specifiers:
+        with client.get(f"/static/js/{specifier.removeprefix('./')}") as module:
+            assert module.status_code == 200 and module.cache_control.immutable
+    with client.get("/static/js/walk.js?v=000000000000") as stale:
+        assert "./autosave.js?v=" not in stale.get_data(as_text=True)  # another version: the file as it is
+
+
+def test_comment_lines_go_and_code_stays(tmp_path):
+    source = (
+        '// a comment\nconst a = "// not a comment";\n/* a block\n   over lines */ const b = 1;\n'
+        "const c = `\n// kept: inside a template\n`; // after code, kept\nimport { x } from './x.js';\n"
+    )
+    served = prepare_text("js/a.js", source, "abc")
+    assert served == (
+        'const a = "// not a comment";\nconst b = 1;\nconst c = `\n// kept: inside a template\n`; // after code, kept\n'
+        "import { x } from './x.js?v=abc';\n"
+    )
+
+
+def test_in_debug_the_version_follows_an_edited_file_at_once(tmp_path, monkeypatch):
+    static, templates = tmp_path / "static", tmp_path / "templates"
+    (static / "js").mkdir(parents=True)
+    templates.mkdir()
+    script = static / "js" / "a.js"
+    script.write_text("one")
+    monkeypatch.setattr("shopper.pwa.shell.DEBUG_CHECK_SECONDS", 0)
+    debug = Shell(str(static), str(templates), "", debug=True)
+    production = Shell(str(static), str(templates), "", debug=False)
+    before = debug.version
+    assert production.version == before and debug.files == ("js/a.js",)
+    script.write_text("two, longer")
+    (static / "js" / "b.js").write_text("new")
+    assert debug.version != before and debug.files == ("js/a.js", "js/b.js")
+    assert production.version == before  # computed once per process
+
+
+def test_the_browsers_update_check_of_the_worker_is_a_304_while_nothing_changed(client):
+    first = client.get("/sw.js", headers={"Accept-Encoding": "br"})
+    assert first.status_code == 200 and first.headers["ETag"]
+    again = client.get("/sw.js", headers={"Accept-Encoding": "br", "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""

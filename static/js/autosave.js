@@ -18,7 +18,8 @@
 // "away": the server was out of reach or busy, "error": it failed on a change) or "signed-out" (kept until the
 // person signs in again). localView() is what a page shows: the last server state known on this phone with the
 // changes still waiting applied on top.
-// Modules import each other without the `v` query the pages put on their own script tags, so each has one instance.
+// Modules import each other by relative specifiers; the server gives each the page's `v` query
+// (shopper/pwa/files.py), so a module has one URL, one instance, and is cached like the page's own scripts.
 import "./outbox.js"; // defines globalThis.ShopperOutbox
 
 const outbox = globalThis.ShopperOutbox;

@@ -7,8 +7,12 @@ const DISMISSED = "shopper-install-dismissed";
 const KEPT_AT = "shopper-kept:"; // + the audit's list of URLs: when it was last kept for offline use
 const KEEP_AGAIN_MS = 10 * 60 * 1000;
 
+// Registered once the page has loaded, so the worker's precache finds the page's own files in the HTTP cache.
+const loaded = document.readyState === "complete"
+  ? Promise.resolve()
+  : new Promise((resolve) => window.addEventListener("load", resolve, { once: true }));
 const serviceWorkerReady = "serviceWorker" in navigator
-  ? navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(() => navigator.serviceWorker.ready)
+  ? loaded.then(() => navigator.serviceWorker.register("/sw.js", { scope: "/" })).then(() => navigator.serviceWorker.ready)
   : Promise.reject(new Error("This browser cannot keep pages offline."));
 serviceWorkerReady.catch(() => {});
 

@@ -19,7 +19,6 @@ import {
 } from "./autosave.js";
 import { itemType } from "./item-types.js";
 import { breach, items, progress, visibleKeys } from "./rules.js";
-import { Stopwatch } from "./stopwatch.js";
 import { flushCaptions, setupPhotos } from "./photos.js";
 
 const TYPING_DELAY_MS = 700; // text, numbers, notes: saved once the thumb rests
@@ -29,6 +28,8 @@ const root = document.getElementById("walk");
 if (root) start(root);
 
 async function start(root) {
+  // Only a touchpoint with a timer item needs the stopwatch: the others never download it.
+  const { Stopwatch } = root.querySelector("[data-stopwatch]") ? await import("./stopwatch.js") : {};
   const state = JSON.parse(document.getElementById("audit-state").textContent);
   const definition = state.definition;
   const touchpointKey = root.dataset.touchpoint;
