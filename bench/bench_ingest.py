@@ -1,6 +1,6 @@
 """Benchmark shopper.media.ingest on phone photos and a screenshot and print the figures against their targets.
 
-    python bench/bench_ingest.py        (about 3 minutes on 2 cores, ~30 s of it making the inputs)
+    python bench/bench_ingest.py        (3-4 minutes on 2 cores when quiet, ~10 at load average 9-14)
     BENCH_SMOKE=1 python bench/bench_ingest.py   (small inputs, few runs: proves the script works)
 
 Inputs are made on the fly (tests/images.py): a 12 MP JPEG of noisy gradients that compress like camera output,

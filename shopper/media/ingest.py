@@ -5,6 +5,16 @@ The renditions are sRGB, upright (EXIF orientation applied) and carry no metadat
 (so no GPS position, and WeasyPrint embeds the print copy without re-encoding it) and no ICC
 profile (untagged JPEG is read as sRGB by browsers and by WeasyPrint).
 
+Close to a plain decode
+-----------------------
+After the decode, the work is what Pillow spends on resizing and encoding, so there is as little of it as
+possible: JPEG is decoded at the smallest draft scale that keeps the display size; the full-size picture is
+box-reduced by the whole factor (Image.reduce) and only the rest, less than 2x, is resampled (HAMMING); an opaque
+RGBA picture (most screenshots) drops its alpha instead of being pasted on white; the colour transform and the
+EXIF orientation are applied once, to the display copy; print is made from display and thumb from print; a helper
+thread hashes the upload and encodes display and print. bench/bench_ingest.py measures each against a plain
+decode of the same file.
+
 Tiny files that decode huge
 ---------------------------
 A file's size says nothing of what it costs to decode: 32 bytes of lossless WebP can declare 16383 x 16383 pixels
@@ -17,8 +27,9 @@ from the size and mode the decoder will produce, plus 32 MiB for the display-siz
 - Pillow's image: 1 byte a pixel in modes 1, L and P, 2 in 16-bit grey, 4 in every other mode (Pillow stores RGB
   in 4 bytes; 16-bit colour PNGs decode to 8-bit RGB or RGBA).
 - our full-size steps (_STEPS): the conversion to a mode that resizes well (a palette becomes RGB: +4 bytes a
-  pixel), flattening alpha onto white (+4 for RGBA), then the resize, whose reduced copy, first pass and result
-  are alive together with its source (+3 bytes a pixel for a 12 MP RGB picture, less for bigger ones).
+  pixel), flattening alpha onto white or, when every pixel is opaque, dropping it (+4 for RGBA either way), then
+  the resize (_fit), whose box-reduced copy, horizontal pass and result are alive together with its source (+3
+  bytes a pixel for a 12 MP RGB picture, less for bigger ones; only the reduced copy when the factor is whole).
 - the decoder's own memory. JPEG: only when the file is progressive or sends its components in separate scans;
   libjpeg then keeps every DCT coefficient of the full-size picture, 128 bytes per 8 x 8 block per component
   (3 bytes a pixel at 4:2:0, 6 at 4:4:4), whatever the draft scale. PNG: one row. HEIF: libheif's planes
