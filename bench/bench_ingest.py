@@ -229,7 +229,7 @@ def refusals(tmp: Path) -> None:
         solid = Image.new("RGB", (8900, 6690), images.RED)
         hostile["WebP lossless 8900x6690 (Pillow)"] = images.encode(solid, "WEBP", lossless=True)
         hostile["PNG 8900x6690 RGB"] = images.png_filled(8900, 6690)
-        hostile["JPEG 9000x6600 progressive 4:4:4"] = images.encode(solid, "JPEG", progressive=True, subsampling=0)
+        hostile["JPEG 8900x6690 progressive 4:4:4"] = images.encode(solid, "JPEG", progressive=True, subsampling=0)
         del solid
     print(f"(made in {time.perf_counter() - started:.1f} s)")
     for index, (label, data) in enumerate(hostile.items()):
