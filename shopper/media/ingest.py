@@ -115,10 +115,10 @@ _STEPS: dict[str, tuple[int, int]] = {
     "I;16": (2 + 2 + 1, 1),  # scaled in its own mode, then to L
     "I": (4 + 4 + 1, 1),
     "P": (1 + 4, 4),  # to RGB
-    "LA": (4 + 1 + 1, 1),  # flattened onto white, in grey
+    "LA": (4 + 1 + 1, 1),  # flattened onto white, in grey (opaque: its alpha read, then dropped)
     "RGB": (4, 4),
     "CMYK": (4, 4),
-    "RGBA": (4 + 4, 4),  # flattened onto RGB
+    "RGBA": (4 + 4, 4),  # flattened onto RGB (opaque: its alpha read, then dropped)
 }
 _STEPS_KEYED = {"L": (4 + 1 + 1, 1), "P": (4 + 4, 4), "RGB": (4 + 4, 4)}  # a colour key or palette transparency
 _STEPS_OTHER = (4 + 4 + 4, 4)
