@@ -520,6 +520,16 @@ def test_the_copies_are_baseline_4_2_0_jpegs_and_the_same_every_time() -> None:
         assert JpegImagePlugin.get_sampling(im) == 2 and not im.info.get("progressive"), name
 
 
+@pytest.mark.parametrize("size", [(300, 200), (1000, 500), (2400, 1800)], ids=["one-picture", "two", "three"])
+def test_each_copy_is_saved_at_its_own_quality(size: tuple[int, int]) -> None:
+    """Small pictures are one image for several copies, saved from two threads: each keeps its own quality."""
+    result = ingest_image(images.encode(images.photo(size), "PNG"))
+    for name, quality in (("display", 85), ("print", 80), ("thumb", 75)):
+        im = decoded(result, name)
+        reference = Image.open(io.BytesIO(images.encode(im, "JPEG", quality=quality)))
+        assert im.quantization == reference.quantization, name
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
 @pytest.mark.parametrize(
     "make",

@@ -252,7 +252,10 @@ def ingest_image(data: bytes) -> IngestedImage:
         display_copy = helper.submit(_encode, "display", display_picture)
         print_picture = _fit(display_picture, PRINT_EDGE)
         print_copy = helper.submit(_encode, "print", print_picture)
-        thumb = _encode("thumb", _fit(print_picture, THUMB_EDGE))
+        thumb_picture = _fit(print_picture, THUMB_EDGE)
+        # Image.save keeps its options on the image: a picture of 400 px or less, the same object for all three
+        # copies, is copied so that two threads never save one image at once.
+        thumb = _encode("thumb", thumb_picture.copy() if thumb_picture is print_picture else thumb_picture)
         display = display_copy.result()
         renditions = {"display": display, "print": print_copy.result(), "thumb": thumb}
         sha256 = digest.result()
