@@ -357,3 +357,17 @@ def _text(text: str) -> bytes:
 def _description(text: str) -> bytes:
     ascii_text = text.encode("ascii") + b"\0"
     return b"desc" + bytes(4) + struct.pack(">I", len(ascii_text)) + ascii_text + bytes(4 + 4 + 2 + 1 + 67)
+
+
+def screenshot(size: tuple[int, int] = (1290, 2796), opaque: bool = True) -> Image.Image:
+    """A phone screenshot, RGBA like iOS writes them: a light background, a photo across the top third and rows
+    of dark "text" on white cards below; every pixel opaque, or with ``opaque=False`` the background clear."""
+    width, height = size
+    im = Image.new("RGBA", size, (242, 242, 247, 255 if opaque else 0))
+    im.paste(photo((width, height // 3)).convert("RGBA"), (0, height // 7))
+    card, line = max(1, height // 40), max(1, height // 140)
+    for top in range(height // 2, height - card, card + card // 4):
+        im.paste((255, 255, 255, 255), (width // 40, top, width - width // 40, top + card))
+        for left in range(width // 20, width - width // 10, width // 17):
+            im.paste((20, 20, 20, 255), (left, top + card // 3, left + width // 26, top + card // 3 + line))
+    return im

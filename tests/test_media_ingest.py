@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageCms, ImageFile
+from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
 
 from shopper.media.ingest import (
     DECODE_CONCURRENCY,
@@ -360,6 +360,212 @@ def test_concurrent_ingests_do_not_interfere(phone_jpeg: bytes) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(outcome, [data for data, _ in cases]))
     assert outcomes == [expected for _, expected in cases]
+
+
+# The resize path (issue 15): box reduce by the whole factor, HAMMING for the rest, each copy from the next bigger
+
+
+def stripes(size: tuple[int, int]) -> Image.Image:
+    """Black and white columns one pixel wide: any resize that picks pixels instead of averaging them shows."""
+    row = Image.frombytes("L", (size[0], 1), b"\x00\xff" * (size[0] // 2) + b"\x00" * (size[0] % 2))
+    return row.resize(size, Image.Resampling.NEAREST).convert("RGB")
+
+
+def centre(im: Image.Image) -> tuple[int, ...]:
+    return im.getpixel((im.width // 2, im.height // 2))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_copy_is_upright_through_the_reduce(orientation: int) -> None:
+    """A full-size decode (PNG: no draft) reduced by 2, then resized from 1512 x 2016: each copy comes from the
+    upright display copy, so all three show the red block top left."""
+    upright = images.marked_image((3024, 4032))
+    data = images.encode(images.stored_as(upright, orientation), "PNG", exif=images.exif_bytes(orientation))
+    result = ingest_image(data)
+    expected = {"display": (1500, 2000), "print": (1050, 1400), "thumb": (300, 400)}
+    for name, size in expected.items():
+        im = decoded(result, name)
+        assert im.size == size, name
+        width, height = size
+        assert close_to(im.getpixel((width // 20, height // 20)), images.RED), name
+        for corner in ((width * 19 // 20, height // 20), (width // 20, height * 19 // 20)):
+            assert close_to(im.getpixel(corner), GREY), name
+
+
+@pytest.mark.parametrize(
+    ("size", "display"),
+    [((4000, 3000), (2000, 1500)), ((4032, 3024), (2000, 1500)), ((12000, 1500), (2000, 250))],
+    ids=["exact-reduce", "reduce-then-resize", "panorama-reduce-by-6"],
+)
+def test_the_reduce_averages_pixels_instead_of_picking_them(size: tuple[int, int], display: tuple[int, int]) -> None:
+    result = ingest_image(images.encode(stripes(size), "PNG"))
+    for name in ("display", "print", "thumb"):
+        im = decoded(result, name)
+        for point in ((3, 3), (im.width // 2, im.height // 2), (im.width - 4, im.height - 4)):
+            assert close_to(im.getpixel(point), (128, 128, 128), tolerance=6), (name, point)
+    assert (result.width, result.height) == display
+
+
+@pytest.mark.parametrize(
+    "size", [(4000, 3000), (4032, 3024), (1290, 2796), (1179, 2556), (2560, 1600), (3001, 3001), (12000, 1500)]
+)
+def test_each_copy_keeps_the_shape_and_has_its_long_edge(size: tuple[int, int]) -> None:
+    result = ingest_image(images.encode(Image.new("RGB", size, GREY), "PNG"))
+    for name, edge in (("display", DISPLAY_EDGE), ("print", 1400), ("thumb", 400)):
+        rendition = result.renditions[name]
+        assert max(rendition.width, rendition.height) == edge, name
+        assert abs(min(rendition.width, rendition.height) - round(min(size) * edge / max(size))) <= 1, name
+        assert decoded(result, name).size == (rendition.width, rendition.height)
+
+
+def test_an_opaque_rgba_screenshot_keeps_its_colours() -> None:
+    """iOS screenshots are RGBA with every pixel opaque: the alpha is dropped, nothing is pasted on white."""
+    shot = images.screenshot()
+    background, card = shot.getpixel((10, 10)), shot.getpixel((shot.width // 2, shot.height * 52 // 100))
+    assert (background, card) == ((242, 242, 247, 255), (255, 255, 255, 255))
+    result = ingest_image(images.encode(shot, "PNG"))
+    sizes = {name: (r.width, r.height) for name, r in result.renditions.items()}
+    assert sizes == {"display": (923, 2000), "print": (646, 1400), "thumb": (185, 400)}
+    for name in sizes:
+        im = decoded(result, name)
+        assert im.mode == "RGB"
+        assert close_to(im.getpixel((2, 2)), (242, 242, 247), tolerance=3), name
+        if name != "thumb":  # where the thumb blends the card with its line of text
+            assert close_to(im.getpixel((im.width // 2, im.height * 52 // 100)), images.WHITE, tolerance=3), name
+
+
+def test_a_screenshot_with_a_clear_background_is_put_on_white() -> None:
+    result = ingest_image(images.encode(images.screenshot(opaque=False), "PNG"))
+    for name in ("display", "print", "thumb"):
+        assert close_to(decoded(result, name).getpixel((2, 2)), images.WHITE, tolerance=3), name
+
+
+def test_a_few_transparent_pixels_are_enough_to_flatten() -> None:
+    """Nearly opaque (alpha 254) with one clear block: the alpha's extremes must send it to the white paste."""
+    im = Image.new("RGBA", (2560, 1600), (0, 0, 0, 254))
+    im.paste((0, 0, 0, 0), (0, 0, 256, 160))
+    display = decoded(ingest_image(images.encode(im, "PNG")))
+    assert display.size == (2000, 1250)
+    assert close_to(display.getpixel((50, 50)), images.WHITE)
+    assert close_to(display.getpixel((1000, 600)), (1, 1, 1), tolerance=4)
+
+
+def test_half_transparent_black_on_white_is_mid_grey_in_every_copy() -> None:
+    im = Image.new("RGBA", (4000, 3000), (0, 0, 0, 128))
+    result = ingest_image(images.encode(im, "PNG"))
+    for name in ("display", "print", "thumb"):
+        assert close_to(centre(decoded(result, name)), (127, 127, 127), tolerance=3), name
+
+
+def test_an_opaque_grey_with_alpha_png_keeps_its_grey() -> None:
+    im = Image.new("LA", (2400, 1600), (90, 255))
+    display = decoded(ingest_image(images.encode(im, "PNG")))
+    assert (display.mode, display.size) == ("RGB", (2000, 1333))
+    assert close_to(centre(display), (90, 90, 90), tolerance=2)
+
+
+def test_a_big_display_p3_photo_keeps_its_colour_in_every_copy() -> None:
+    im = Image.new("RGB", (4032, 3024), (200, 100, 50))
+    data = images.encode(im, "JPEG", quality=95, icc_profile=images.display_p3_profile())
+    result = ingest_image(data)
+    for name in ("display", "print", "thumb"):
+        assert close_to(centre(decoded(result, name)), (215, 93, 31), tolerance=4), name
+
+
+def test_a_big_cmyk_jpeg_is_resized_then_converted() -> None:
+    im = Image.new("CMYK", (4200, 3000), (255, 0, 0, 0))  # full cyan ink; draft decodes it at 2100 x 1500
+    result = ingest_image(images.encode(im, "JPEG", quality=95))
+    assert (result.width, result.height) == (2000, 1429)
+    for name in ("display", "print", "thumb"):
+        assert close_to(centre(decoded(result, name)), (0, 255, 255)), name
+
+
+def test_a_big_16_bit_grey_png_is_scaled_then_reduced() -> None:
+    im = Image.new("I;16", (4000, 3000), 32896)  # 128 in 8 bits
+    result = ingest_image(images.encode(im, "PNG"))
+    assert (result.width, result.height) == (2000, 1500)
+    assert close_to(centre(decoded(result)), (128, 128, 128), tolerance=3)
+
+
+def test_a_big_palette_png_is_reduced_in_colour() -> None:
+    im = Image.new("RGB", (4000, 3000), (0, 0, 255))
+    im.paste(images.RED, (0, 0, 2000, 3000))
+    data = images.encode(im.convert("P", palette=Image.Palette.ADAPTIVE, colors=2), "PNG")
+    display = decoded(ingest_image(data))
+    assert display.size == (2000, 1500)
+    assert close_to(display.getpixel((500, 750)), images.RED)
+    assert close_to(display.getpixel((1500, 750)), (0, 0, 255))
+
+
+def test_a_12mp_heic_is_reduced_exactly_and_turned_upright() -> None:
+    upright = images.marked_image((3000, 4000))
+    data = images.heic(
+        images.stored_as(upright, 6), exif=images.exif_bytes(6), quality=60, enc_params={"preset": "ultrafast"}
+    )
+    result = ingest_image(data)
+    for name, size in (("display", (1500, 2000)), ("print", (1050, 1400)), ("thumb", (300, 400))):
+        im = decoded(result, name)
+        assert im.size == size, name
+        assert close_to(im.getpixel((size[0] // 20, size[1] // 20)), images.RED, tolerance=20), name
+        assert close_to(im.getpixel((size[0] * 19 // 20, size[1] // 20)), GREY, tolerance=20), name
+
+
+def test_the_copies_are_baseline_4_2_0_jpegs_and_the_same_every_time() -> None:
+    """The helper thread encodes display and print: the result does not depend on which thread did what."""
+    data = images.encode(images.screenshot(), "PNG")
+    first, second = ingest_image(data), ingest_image(data)
+    for name, rendition in first.renditions.items():
+        assert rendition.data == second.renditions[name].data, name
+        im = decoded(first, name)
+        assert JpegImagePlugin.get_sampling(im) == 2 and not im.info.get("progressive"), name
+
+
+@pytest.mark.parametrize("size", [(300, 200), (1000, 500), (2400, 1800)], ids=["one-picture", "two", "three"])
+def test_each_copy_is_saved_at_its_own_quality(size: tuple[int, int]) -> None:
+    """Small pictures are one image for several copies, saved from two threads: each keeps its own quality."""
+    result = ingest_image(images.encode(images.photo(size), "PNG"))
+    for name, quality in (("display", 85), ("print", 80), ("thumb", 75)):
+        im = decoded(result, name)
+        reference = Image.open(io.BytesIO(images.encode(im, "JPEG", quality=quality)))
+        assert im.quantization == reference.quantization, name
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: images.encode(images.screenshot(), "PNG"),
+        lambda: images.encode(images.screenshot(opaque=False), "PNG"),
+        lambda: images.encode(images.marked_image((4032, 3024)), "PNG"),
+        lambda: images.encode(images.marked_image((4000, 3000)).convert("RGBA"), "PNG"),
+        lambda: images.encode(Image.new("RGBA", (4000, 3000), (0, 0, 0, 128)), "PNG"),
+    ],
+    ids=["screenshot", "screenshot-clear", "rgb-reduce-then-resize", "rgba-opaque-exact-reduce", "rgba-half-clear"],
+)
+def test_the_decode_budget_stays_above_what_an_ingest_takes(make: Callable[[], bytes]) -> None:
+    """In a fresh process, the peak RSS growth of a whole ingest stays under the estimate the budget compares."""
+    data = make()
+    script = textwrap.dedent(
+        """
+        import sys
+        from shopper.media.ingest import ingest_image
+        data = sys.stdin.buffer.read()
+
+        def peak_kb():
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+        before = peak_kb()
+        ingest_image(data)
+        print((peak_kb() - before) * 1024)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", script], input=data, capture_output=True, cwd=REPO_ROOT, env=env, timeout=120
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    assert 0 < int(run.stdout.decode()) <= decode_cost(data).bytes
 
 
 # Refusals
