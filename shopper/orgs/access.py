@@ -218,7 +218,7 @@ def scoped(model) -> Select:
     return visible(current_access(), model)
 
 
-def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | None = None):
+def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | None = None, options=None):
     """The row of `model` with id `row_id` (and `criteria`), else 404.
 
     By default, among the rows `scoped(model)` selects. With `parent` (a row already loaded through this door),
@@ -226,14 +226,15 @@ def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | 
     where there are several (a client link names two organizations), the relationship `via` names, e.g.
     `via=ClientLink.consultancy`. With `among`, in a SELECT of `model` made by the query function that owns such a
     rule (the checklists an organization may look at, its consultancies' included). The row comes with what the
-    model's `loaded_with()` names (an audit with its checklist version). Aborts with 404, as for any row of another
-    organization."""
+    model's `loaded_with()` names (an audit with its checklist version), or with the loader `options` given instead
+    (the phone's writes take the version's key only). Aborts with 404, as for any row of another organization."""
     if parent is not None:
         query = select(model).where(_belongs_to(model, parent, via))
     else:
         query = scoped(model) if among is None else among
-    loaded_with = getattr(model, "loaded_with", tuple)
-    row = db.session.scalar(query.where(model.id == row_id, *criteria).options(*loaded_with()))
+    if options is None:
+        options = getattr(model, "loaded_with", tuple)()
+    row = db.session.scalar(query.where(model.id == row_id, *criteria).options(*options))
     if row is None:
         abort(404)
     return row
