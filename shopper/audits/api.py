@@ -75,9 +75,12 @@ def state(audit_id: int):
     return jsonify(audit_state(get_or_404(Audit, audit_id)))
 
 
+#: the audit with its version's key only: the writes read the parsed definition from `versions`' cache
+_TO_WRITE = (versions.key_only(Audit.version),)
+
+
 def _audit_to_write(audit_id: int) -> Audit:
-    """The audit with its version's key only: the writes read the parsed definition from `versions`' cache."""
-    return get_or_404(Audit, audit_id, options=(versions.key_only(Audit.version),))
+    return get_or_404(Audit, audit_id, options=_TO_WRITE)
 
 
 @bp.put("/<int:audit_id>/answers/<item_key>")

@@ -21,10 +21,11 @@ from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, select, union
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
+from shopper.accounts import sessions
 from shopper.accounts.models import User
 from shopper.errors import wants_json
 from shopper.extensions import db
@@ -63,6 +64,23 @@ def org_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprin
 def _pull_org_slug(endpoint, values) -> None:
     if values is not None:
         g.org_slug = values.pop("org_slug", None)
+        if g.org_slug:
+            sessions.load_with(_signed_in_with_membership, {"org_slug": g.org_slug}, _receive_membership)
+
+
+#: the user loader's query with the person's own membership of the organization in the URL (None without one)
+_signed_in_with_membership = (
+    sessions.signed_in_query()
+    .add_columns(Membership)
+    .outerjoin(Organization, Organization.slug == bindparam("org_slug"))
+    .outerjoin(Membership, and_(Membership.org_id == Organization.id, Membership.user_id == User.id))
+    .options(contains_eager(Membership.org))
+)
+
+
+def _receive_membership(row) -> None:
+    if row is not None:
+        g._own_membership = (row[0].id, g.org_slug, row[1])
 
 
 def _push_org_slug(endpoint, values) -> None:
@@ -90,12 +108,16 @@ def access_for(user_id: int, org_slug: str | None) -> Access | None:
     active client link of one of their consultancies grants. None means: this organization does not exist for them."""
     if not org_slug:
         return None
-    membership = db.session.scalar(
-        select(Membership)
-        .join(Membership.org)
-        .where(Organization.slug == org_slug, Membership.user_id == user_id)
-        .options(contains_eager(Membership.org))
-    )
+    preloaded = g.pop("_own_membership", None)  # read with the signed-in user by the user loader: used once
+    if preloaded is not None and preloaded[:2] == (user_id, org_slug):
+        membership = preloaded[2]
+    else:
+        membership = db.session.scalar(
+            select(Membership)
+            .join(Membership.org)
+            .where(Organization.slug == org_slug, Membership.user_id == user_id)
+            .options(contains_eager(Membership.org))
+        )
     if membership is not None:
         return Access(membership.org, user_id, membership.role_enum, None, membership.via_consultancy_id)
     client = aliased(Organization)
