@@ -120,3 +120,25 @@ def test_the_key_is_the_whole_identity_and_the_cache_is_bounded(monkeypatch) -> 
 
     versions.parsed(version(2, now, "third"))  # over the bound: the least recently used (new) goes
     assert list(versions._cache) == [old.key, (2, 7, 1, now)]
+
+
+def test_a_write_reads_the_person_and_their_membership_in_one_query(client, login, make, app) -> None:
+    org = make.org()
+    auditor = make.member(org, Role.AUDITOR)
+    audit = make.audit(org, auditor)
+    login(auditor)
+    selects: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        assert put_answer(client, org, audit, "transfers").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    with_membership = [s for s in selects if " membership" in s.lower()]
+    assert len(with_membership) == 1 and "device_session" in with_membership[0].lower()
