@@ -77,7 +77,8 @@ RATE_LIMIT_INVITING = "50 per hour"  # making invitations, offers and share link
 RATE_LIMIT_SHARED_REPORTS = "600 per minute"  # a shared report and its photos, through a share link
 RATE_LIMIT_API = "1200 per minute"  # the phone's writes, per person: a phone back online replays its whole queue
 RATELIMIT_HEADERS_ENABLED = False  # Retry-After goes on the 429 only, never on an answer that worked
-RATELIMIT_STORAGE_URI = None  # None: REDIS_URL when set, else memory
+RATELIMIT_STORAGE_URI = None  # None: REDIS_URL when set, else each worker's memory (security.LocalCounters)
+RATELIMIT_STRATEGY = "fixed-window"  # the one security.LocalCounters counts
 
 # Redis, when several app servers share the job queue and the rate limits (redis://host:6379/0).
 REDIS_URL = None

@@ -98,19 +98,26 @@ def end_reading() -> None:
 
 
 @contextmanager
-def write_transaction() -> Iterator[None]:
+def write_transaction(*, only_read_before: bool = False) -> Iterator[None]:
     """Run the block in a transaction of its own that writes: committed at the end, rolled back on an error.
 
     The transaction that was reading is ended first, so objects loaded before are refreshed inside the block
     (under the write lock on SQLite): checks made there see the latest committed state.
+
+    `only_read_before` is the caller's word that nothing was written or flushed before the block, and that the block
+    checks what it relies on with statements of its own (the phone's writes: the revision bump locks the audit and
+    answers for its status). On PostgreSQL the block then goes on in the reading transaction, whose every statement
+    sees what was committed before it (READ COMMITTED): one transaction per write instead of two. SQLite always
+    starts a new one, since its write lock must be taken by BEGIN IMMEDIATE.
     """
     from shopper.extensions import db
 
-    db.session.commit()
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if sqlite or not only_read_before:
+        db.session.commit()
     previous = g.get("_reads_first", False) if has_app_context() else False
     if has_app_context():
         g._reads_first = False
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
     try:
         with _sqlite_writer if sqlite else nullcontext():
             try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from shopper.database import normalize_database_url
+from shopper.security import LOCAL_COUNTERS_URI
 
 SECRET_KEY_FILE = "secret_key"
 
@@ -30,7 +31,7 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'shopper.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
-        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or LOCAL_COUNTERS_URI
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_or_create_secret_key(instance / SECRET_KEY_FILE)
 

@@ -15,9 +15,12 @@ throttling then counts only that browser's own failures (see accounts/service.py
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from flask import g
+from sqlalchemy import Row, Select, bindparam, select, update
 
 from shopper.accounts.models import DeviceSession, User
 from shopper.extensions import db
@@ -47,21 +50,54 @@ def start(user: User, *, now: datetime, device_token: str | None = None, user_ag
     return user.get_id()
 
 
-def load(identifier: str) -> User | None:
-    """The user of a session cookie, or None when its device session has ended or its generation has passed."""
+def _parse(identifier: str) -> tuple[int, int, str] | None:
+    """(user id, generation, device session id) of a cookie's identifier, or None when it is malformed."""
     user_id, _, rest = identifier.partition(":")
     generation, _, session_id = rest.partition(":")
     if not (user_id.isascii() and user_id.isdigit() and generation.isascii() and generation.isdigit()):
         return None
     if not session_id or len(session_id) > 32 or len(user_id) > 18 or len(generation) > 18:
         return None
-    user = db.session.scalar(
-        select(User)
-        .join(DeviceSession, DeviceSession.user_id == User.id)
-        .where(User.id == int(user_id), DeviceSession.id == session_id, DeviceSession.ended_at.is_(None))
+    return int(user_id), int(generation), session_id
+
+
+_signed_in = (
+    select(User)
+    .join(DeviceSession, DeviceSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"), DeviceSession.id == bindparam("session_id"), DeviceSession.ended_at.is_(None)
     )
-    if user is None or user.session_version != int(generation):
+)
+
+
+def signed_in_query() -> Select:
+    """The user loader's SELECT of the signed-in User (bound parameters user_id and session_id), for `load_with`."""
+    return _signed_in
+
+
+def load_with(query: Select, params: dict[str, Any], receive: Callable[[Row | None], None]) -> None:
+    """Have this request's user loader run `query` instead of its own: `signed_in_query()` with more entities and
+    outer joins, built once, with `params` bound besides its own. `receive` gets the row (None when the cookie
+    signs nobody in). The access layer reads the person's membership of the organization in the URL this way: one
+    query instead of two on every organization page."""
+    g._load_with = (query, params, receive)
+
+
+def load(identifier: str) -> User | None:
+    """The user of a session cookie, or None when its device session has ended or its generation has passed."""
+    parsed = _parse(identifier)
+    if parsed is None:
         return None
+    user_id, generation, session_id = parsed
+    query, params, receive = g.pop("_load_with", (_signed_in, {}, None))
+    row = db.session.execute(query, {**params, "user_id": user_id, "session_id": session_id}).first()
+    if row is not None and row[0].session_version != generation:
+        row = None
+    if receive is not None:
+        receive(row)
+    if row is None:
+        return None
+    user = row[0]
     user.device_session_id = session_id
     return user
 

@@ -13,6 +13,7 @@ from flask_login import current_user
 from shopper.audits import service
 from shopper.audits.models import Audit
 from shopper.audits.state import audit_state
+from shopper.checklists import versions
 from shopper.database import reads_first
 from shopper.events import report_changed
 from shopper.extensions import csrf
@@ -74,17 +75,25 @@ def state(audit_id: int):
     return jsonify(audit_state(get_or_404(Audit, audit_id)))
 
 
+#: the audit with its version's key only: the writes read the parsed definition from `versions`' cache
+_TO_WRITE = (versions.key_only(Audit.version),)
+
+
+def _audit_to_write(audit_id: int) -> Audit:
+    return get_or_404(Audit, audit_id, options=_TO_WRITE)
+
+
 @bp.put("/<int:audit_id>/answers/<item_key>")
 def put_answer(audit_id: int, item_key: str):
     key = _key()
-    audit = get_or_404(Audit, audit_id)
+    audit = _audit_to_write(audit_id)
     return _reply(service.save_answer(audit, current_user.id, key, item_key, _json_body(), utcnow()))
 
 
 @bp.put("/<int:audit_id>/touchpoints/<touchpoint_key>")
 def put_visit(audit_id: int, touchpoint_key: str):
     key = _key()
-    audit = get_or_404(Audit, audit_id)
+    audit = _audit_to_write(audit_id)
     return _reply(service.save_visit(audit, current_user.id, key, touchpoint_key, _json_body(), utcnow()))
 
 

@@ -37,8 +37,9 @@ from shopper.audits.models import (
     SyncOp,
     TouchpointVisit,
 )
+from shopper.checklists import versions
 from shopper.checklists.models import Checklist
-from shopper.checklists.schema import AnswerError, check_answer, item_index
+from shopper.checklists.schema import AnswerError, check_answer
 from shopper.checklists.scoring import AnswerData, ScoreResult, missing_for_submit, score
 from shopper.checklists.scoring import Finding as ScoredFinding
 from shopper.checklists.sharing import may_run
@@ -252,6 +253,7 @@ def _idempotent(
     *,
     submitted: str = SUBMITTED,
     finish: Callable[[Applied], None] | None = None,
+    only_read_before: bool = False,
 ) -> Applied:
     """Run `apply()` once per op_id; every later call with the same id and body gets the first result back.
 
@@ -263,6 +265,8 @@ def _idempotent(
     with the same key recorded it first, the unique key refuses the record, the whole transaction is undone and
     the first response is answered; so is a refusal that only came about because that request got in first.
     `finish(result)` runs after the record, still inside the transaction (an upload moves its files in there).
+    `only_read_before` (answers and wrap-ups, which read and then write at once) lets PostgreSQL write in the
+    transaction that read (see `write_transaction`).
     """
     op_id = check_op_id(op_id)
     audit_id = audit.id
@@ -270,7 +274,7 @@ def _idempotent(
     if replay is not None:
         return replay
     try:
-        with write_transaction():
+        with write_transaction(only_read_before=only_read_before):
             bumped = _run("bump-revision", _bump_revision, {"audit_id": audit_id}).first()
             if bumped is None:
                 raise AuditError(submitted, 409)
@@ -351,7 +355,7 @@ def save_answer(
     audit: Audit, user_id: int, op_id: str, item_key: str, payload: dict[str, Any], now: datetime
 ) -> Applied:
     """Apply one answer write. payload: value, note, flagged, client_ts. Raises AuditError for bad input."""
-    index = item_index(audit.definition)
+    index = versions.parsed(audit.version).items
     if item_key not in index:
         raise AuditError(f"This checklist has no item {item_key!r}.", 404)
     touchpoint, item = index[item_key]
@@ -388,14 +392,14 @@ def save_answer(
         return Applied(200, {"applied": applied, "answer": saved})
 
     digest = json_hash("answer", item_key, payload)
-    return _idempotent(op_id, digest, audit, user_id, "answer", now, apply)
+    return _idempotent(op_id, digest, audit, user_id, "answer", now, apply, only_read_before=True)
 
 
 def save_visit(
     audit: Audit, user_id: int, op_id: str, touchpoint_key: str, payload: dict[str, Any], now: datetime
 ) -> Applied:
     """Apply a touchpoint wrap-up: effort 1-7, promise kept yes/no, note. Latest client timestamp wins."""
-    if touchpoint_key not in {tp["key"] for tp in audit.definition["touchpoints"]}:
+    if touchpoint_key not in versions.parsed(audit.version).touchpoint_keys:
         raise AuditError(f"This checklist has no touchpoint {touchpoint_key!r}.", 404)
     unknown = set(payload) - {"effort", "promise_kept", "note", "client_ts"}
     if unknown:
@@ -427,7 +431,7 @@ def save_visit(
         return Applied(200, {"applied": applied, "visit": saved})
 
     digest = json_hash("visit", touchpoint_key, payload)
-    return _idempotent(op_id, digest, audit, user_id, "visit", now, apply)
+    return _idempotent(op_id, digest, audit, user_id, "visit", now, apply, only_read_before=True)
 
 
 # Photos --------------------------------------------------------------------------------------------------------
@@ -501,11 +505,11 @@ def add_photo(
     if not UUID_PATTERN.match((photo_id or "").lower()):
         raise AuditError("A photo needs the uuid the phone gave it.", 400)
     photo_id = photo_id.lower()
-    touchpoints = {tp["key"] for tp in audit.definition["touchpoints"]}
-    if touchpoint_key not in touchpoints:
+    pinned = versions.parsed(audit.version)
+    if touchpoint_key not in pinned.touchpoint_keys:
         raise AuditError(f"This checklist has no touchpoint {touchpoint_key!r}.", 422)
     if item_key:
-        index = item_index(audit.definition)
+        index = pinned.items
         if item_key not in index or index[item_key][0]["key"] != touchpoint_key:
             raise AuditError(f"Touchpoint {touchpoint_key!r} has no item {item_key!r}.", 422)
     if len(caption) > MAX_CAPTION:

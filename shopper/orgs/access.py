@@ -21,10 +21,11 @@ from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, select, union
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
+from shopper.accounts import sessions
 from shopper.accounts.models import User
 from shopper.errors import wants_json
 from shopper.extensions import db
@@ -63,6 +64,23 @@ def org_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprin
 def _pull_org_slug(endpoint, values) -> None:
     if values is not None:
         g.org_slug = values.pop("org_slug", None)
+        if g.org_slug:
+            sessions.load_with(_signed_in_with_membership, {"org_slug": g.org_slug}, _receive_membership)
+
+
+#: the user loader's query with the person's own membership of the organization in the URL (None without one)
+_signed_in_with_membership = (
+    sessions.signed_in_query()
+    .add_columns(Membership)
+    .outerjoin(Organization, Organization.slug == bindparam("org_slug"))
+    .outerjoin(Membership, and_(Membership.org_id == Organization.id, Membership.user_id == User.id))
+    .options(contains_eager(Membership.org))
+)
+
+
+def _receive_membership(row) -> None:
+    if row is not None:
+        g._own_membership = (row[0].id, g.org_slug, row[1])
 
 
 def _push_org_slug(endpoint, values) -> None:
@@ -90,12 +108,16 @@ def access_for(user_id: int, org_slug: str | None) -> Access | None:
     active client link of one of their consultancies grants. None means: this organization does not exist for them."""
     if not org_slug:
         return None
-    membership = db.session.scalar(
-        select(Membership)
-        .join(Membership.org)
-        .where(Organization.slug == org_slug, Membership.user_id == user_id)
-        .options(contains_eager(Membership.org))
-    )
+    preloaded = g.pop("_own_membership", None)  # read with the signed-in user by the user loader: used once
+    if preloaded is not None and preloaded[:2] == (user_id, org_slug):
+        membership = preloaded[2]
+    else:
+        membership = db.session.scalar(
+            select(Membership)
+            .join(Membership.org)
+            .where(Organization.slug == org_slug, Membership.user_id == user_id)
+            .options(contains_eager(Membership.org))
+        )
     if membership is not None:
         return Access(membership.org, user_id, membership.role_enum, None, membership.via_consultancy_id)
     client = aliased(Organization)
@@ -218,7 +240,7 @@ def scoped(model) -> Select:
     return visible(current_access(), model)
 
 
-def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | None = None):
+def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | None = None, options=None):
     """The row of `model` with id `row_id` (and `criteria`), else 404.
 
     By default, among the rows `scoped(model)` selects. With `parent` (a row already loaded through this door),
@@ -226,14 +248,15 @@ def get_or_404(model, row_id, *criteria, parent=None, via=None, among: Select | 
     where there are several (a client link names two organizations), the relationship `via` names, e.g.
     `via=ClientLink.consultancy`. With `among`, in a SELECT of `model` made by the query function that owns such a
     rule (the checklists an organization may look at, its consultancies' included). The row comes with what the
-    model's `loaded_with()` names (an audit with its checklist version). Aborts with 404, as for any row of another
-    organization."""
+    model's `loaded_with()` names (an audit with its checklist version), or with the loader `options` given instead
+    (the phone's writes take the version's key only). Aborts with 404, as for any row of another organization."""
     if parent is not None:
         query = select(model).where(_belongs_to(model, parent, via))
     else:
         query = scoped(model) if among is None else among
-    loaded_with = getattr(model, "loaded_with", tuple)
-    row = db.session.scalar(query.where(model.id == row_id, *criteria).options(*loaded_with()))
+    if options is None:
+        options = getattr(model, "loaded_with", tuple)()
+    row = db.session.scalar(query.where(model.id == row_id, *criteria).options(*options))
     if row is None:
         abort(404)
     return row
