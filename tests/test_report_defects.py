@@ -150,6 +150,18 @@ def test_the_cover_does_not_count_a_promise_kept_when_its_measured_wait_broke_it
         assert override.group(1) == reason
 
 
+def test_a_measured_breach_wins_over_the_wrap_up_and_only_over_a_kept():
+    from tests.test_reports_context import build, visit
+
+    kept = build(visits=[visit("phone", 6, True, "They apologised"), visit("desk", 2, True)])
+    phone, desk, _ = kept.touchpoints
+    assert (phone.kept, phone.kept_by, phone.overridden) == (False, "measure", True)  # 4 min 10 s against 1 min
+    assert (desk.kept, desk.kept_by, desk.overridden) == (True, "auditor", False)  # nothing measured broke
+    assert kept.verdict == "Promises kept: 1 of 2"
+    broken = build(visits=[visit("phone", 6, False)]).touchpoints[0]
+    assert (broken.kept, broken.kept_by, broken.overridden) == (False, "auditor", False)
+
+
 def test_a_cobranded_cover_shows_the_client_logo_and_name(app, client, make, login):
     consultancy = make.consultancy("Northwind Advisory")
     client_org = make.org("Harbour Physio Ltd")
