@@ -5,8 +5,10 @@ The rules a reader of the report relies on:
 * **Score band**: 85 and above "Customers would recommend you", 70 to 84 "Good, with gaps customers notice",
   50 to 69 "Customers put up with it", below 50 "Customers are walking away".
 * **Promise kept**: a touchpoint counts once the auditor answered one of its items or wrapped it up. Its promise
-  is kept when the auditor said so in the wrap-up; when the wrap-up leaves that open, it is kept when the
-  touchpoint produced no finding (the report says which way each verdict was reached).
+  is kept when the auditor said so in the wrap-up, unless a measured wait, count or number on it missed its
+  target: a measured breach wins, and the auditor's "kept" is shown as an override with the wrap-up's note as
+  its reason. When the wrap-up leaves it open, the promise is kept when the touchpoint produced no finding (the
+  report says which way each verdict was reached).
 * **Worst moment**: the walked touchpoint with the lowest score; ties go to the higher effort, then to more
   findings. There is none when every walked touchpoint scored 100% with its promise kept and an effort below 5.
 """
@@ -164,7 +166,9 @@ class TouchpointReport:
     effort: int | None
     walked: bool
     kept: bool | None
-    kept_by: str | None  # "auditor" (the wrap-up said so) or "findings" (judged from findings), None if not walked
+    # "auditor" (the wrap-up said so), "measure" (the wrap-up said kept but a measure broke it: the auditor's
+    # word is an override, overruled), "findings" (no verdict in the wrap-up: judged from findings); None if not walked
+    kept_by: str | None
     note: str
     findings: int
     critical: int
@@ -175,6 +179,11 @@ class TouchpointReport:
     walked_by: tuple[str, ...]
     walked_from: dt.datetime | None
     walked_to: dt.datetime | None
+
+    @property
+    def overridden(self) -> bool:
+        """The auditor marked the promise kept although a measure on it broke; the note is the auditor's reason."""
+        return self.kept_by == "measure"
 
     @property
     def all_photos(self) -> tuple[PhotoRef, ...]:
@@ -460,6 +469,8 @@ def _touchpoint_draft(
     was_walked = bool(walked.items) or wrapped or bool(rows.loose_photos.get(key))
     if not was_walked:
         kept, kept_by = None, None
+    elif visit is not None and visit.promise_kept and any(not measure.met for measure in walked.measures):
+        kept, kept_by = False, "measure"
     elif visit is not None and visit.promise_kept is not None:
         kept, kept_by = visit.promise_kept, "auditor"
     else:
