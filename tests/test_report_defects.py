@@ -7,29 +7,22 @@ Action titles built from the promise text are tested in test_actions_service.py
 from __future__ import annotations
 
 import html as html_lib
-import io
 import re
 import shutil
 import subprocess
 import uuid
 from datetime import timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from shopper.audits import service as audits
 from shopper.audits.models import Audit
 from shopper.extensions import db
-from shopper.media.keys import logo_key
 from shopper.media.storage import LocalStorage
 from shopper.orgs.models import Role
-from shopper.reports.brand import store_logo
 from shopper.timeutil import utcnow
 from tests.conftest import download
-from tests.images import encode
-from tests.test_reports_cobrand import ask_for_zip, give_logo, read_zip, set_org
 from tests.test_reports_support import pdf_text, read_pdf, small_jpeg
 
 needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils is not installed")
@@ -104,26 +97,6 @@ def poppler(tool, data: bytes, tmp_path, *args) -> str:
     return subprocess.run([tool, *args, str(path), *out], capture_output=True, text=True, check=True).stdout
 
 
-def page_texts(data: bytes) -> list[str]:
-    return [" ".join((page.extract_text() or "").split()) for page in read_pdf(data).pages]
-
-
-def page_fill(data: bytes, tmp_path) -> list[float]:
-    """The share of each page's pixel rows (within the page) that carry anything but white."""
-    path = tmp_path / f"fill-{uuid.uuid4().hex}.pdf"
-    path.write_bytes(data)
-    subprocess.run(["pdftoppm", "-gray", "-r", "40", "-png", str(path), str(tmp_path / path.stem)], check=True)
-    fills = []
-    for png in sorted(tmp_path.glob(f"{path.stem}-*.png")):
-        with Image.open(png) as im:
-            gray = im.convert("L")
-            width, height = gray.size
-            pixels = gray.load()
-            rows = sum(1 for y in range(height) if any(pixels[x, y] < 235 for x in range(width)))
-        fills.append(rows / height)
-    return fills
-
-
 # Wrong or broken ---------------------------------------------------------------------------------------------------
 
 
@@ -162,77 +135,6 @@ def test_a_measured_breach_wins_over_the_wrap_up_and_only_over_a_kept():
     assert (broken.kept, broken.kept_by, broken.overridden) == (False, "auditor", False)
 
 
-def test_a_cobranded_cover_shows_the_client_logo_and_name(app, client, make, login):
-    consultancy = make.consultancy("Northwind Advisory")
-    client_org = make.org("Harbour Physio Ltd")
-    consultant = make.member(consultancy, Role.MANAGER)
-    make.client_link(consultancy, client_org)
-    shared = make.checklist(consultancy, by=make.member(consultancy, Role.OWNER))
-    make.share(shared, "all")
-    set_org(app, consultancy.id, display_name="Northwind")
-    set_org(app, client_org.id, display_name="Harbour Physio")
-    give_logo(app, consultancy.id, (60, 30, 90))
-    give_logo(app, client_org.id, (15, 92, 99))
-    audit = make.submitted_audit(
-        client_org, consultant, {"answer-time": 30, "transfers": 0, "resolved": ("yes", "ok")}, checklist=shared
-    )
-    login(make.member(client_org, Role.OWNER))
-    page, data = report_of(client, client_org, audit)
-    cover = read_pdf(data).pages[0]
-    assert "Harbour Physio" in (cover.extract_text() or "")
-    assert len(cover.images) == 2, "the cover shows the consultancy's logo and the client's logo"
-    cover_html = page[page.index('<section class="cover"') : page.index("</section>")]
-    assert len(re.findall(r"<img\b", cover_html)) == 2
-
-
-def white_on_transparent() -> bytes:
-    logo = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
-    for x in range(40, 260):
-        for y in range(30, 70):
-            logo.putpixel((x, y), (255, 255, 255, 255))
-    return encode(logo, "PNG")
-
-
-def test_a_white_logo_on_a_transparent_background_stays_visible(app, client, make, owner):
-    org, _ = owner
-    storage = LocalStorage(app.config["MEDIA_ROOT"])
-    with app.app_context():
-        logo_id = store_logo(org.id, white_on_transparent(), storage)
-    set_org(app, org.id, logo_media_id=logo_id)
-    with Image.open(io.BytesIO(storage.read(logo_key(org.id, logo_id, "print")))) as stored:
-        assert stored.mode in ("RGBA", "LA") or "transparency" in stored.info, (
-            f"the stored logo was flattened to {stored.mode}: its transparency is lost"
-        )
-    audit = walk(app, make, org, owner[1], checklist(touchpoint("desk", "Front desk", "Greeted", GREETED)), {})
-    _, data = report_of(client, org, audit)
-    (logo,) = read_pdf(data).pages[0].images
-    assert logo.image.mode in ("RGBA", "LA"), f"the PDF's logo is opaque ({logo.image.mode}): white on white"
-
-
-def test_the_consultancy_zip_holds_the_latest_audit_on_the_consultancy_checklist(app, client, make, login):
-    consultancy = make.consultancy("Northwind Advisory")
-    client_org = make.org("Harbour Physio")
-    manager = make.member(consultancy, Role.MANAGER)
-    client_owner = make.member(client_org, Role.OWNER)
-    make.client_link(consultancy, client_org)
-    shared = make.checklist(consultancy, by=make.member(consultancy, Role.OWNER))
-    make.share(shared, "all")
-    set_org(app, consultancy.id, display_name="Northwind")
-    answers = {"answer-time": 30, "transfers": 0, "resolved": ("yes", "ok")}
-    ours = make.submitted_audit(
-        client_org, manager, answers, checklist=shared, submitted_at=utcnow() - timedelta(days=2)
-    )
-    make.submitted_audit(client_org, client_owner, answers, checklist=make.checklist(client_org, by=client_owner))
-    login(manager)
-    _, _, data = ask_for_zip(app, client, f"/o/{consultancy.slug}")
-    files = read_zip(data)
-    (name,) = [name for name in files if name.endswith(".pdf")]
-    text = pdf_text(read_pdf(files[name]))
-    assert "Prepared for Harbour Physio by Northwind" in text, (
-        f"{name} is the client's own-checklist audit, not audit {ours.id} on Northwind's checklist"
-    )
-
-
 CHINESE = "收银台排队等了十五分钟"
 EMOJI = "😡"
 
@@ -251,180 +153,3 @@ def test_chinese_and_emoji_print_as_glyphs_not_empty_boxes(app, client, make, ow
     assert any("CJK" in name for name in names), f"no CJK fallback font embedded: {names}"
     assert any("Emoji" in name for name in names), f"no emoji font embedded: {names}"
     assert CHINESE in poppler("pdftotext", data, tmp_path).replace("\n", "")
-
-
-class _Texts(HTMLParser):
-    """Each run of text with the `dir` of the element that holds it."""
-
-    VOID = {"meta", "link", "img", "br", "input", "hr", "source"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack: list[tuple[str, str | None]] = []
-        self.found: list[tuple[str, str, str | None]] = []  # (text, tag, dir of the innermost element)
-
-    def handle_starttag(self, tag, attrs):
-        if tag not in self.VOID:
-            self.stack.append((tag, dict(attrs).get("dir")))
-
-    def handle_endtag(self, tag):
-        while self.stack:
-            if self.stack.pop()[0] == tag:
-                break
-
-    def handle_data(self, data):
-        if data.strip() and self.stack:
-            self.found.append((data.strip(), *self.stack[-1]))
-
-
-ARABIC_NOTE = "انتظرت عشرين دقيقة عند المكتب"
-ARABIC_WRAP_UP = "لم يرحب بي أحد"
-ARABIC_SCENARIO = "زبون جديد يسأل عن الفاتورة"
-
-
-def test_arabic_text_reads_right_to_left_wherever_the_report_shows_it(app, client, make, owner):
-    org, user = owner
-    definition = checklist(touchpoint("desk", "Front desk", "Greeted", GREETED))
-    audit = walk(
-        app,
-        make,
-        org,
-        user,
-        definition,
-        {"greeted": ("no", ARABIC_NOTE)},
-        visits={"desk": {"note": ARABIC_WRAP_UP, "effort": 4}},
-        scenario=ARABIC_SCENARIO,
-    )
-    page, _ = report_of(client, org, audit)
-    parser = _Texts()
-    parser.feed(page)
-    shown = [(text, tag, direction) for text, tag, direction in parser.found if re.search("[\u0600-\u06ff]", text)]
-    texts = {text for text, _, _ in shown}
-    assert {ARABIC_NOTE, ARABIC_SCENARIO, f"“{ARABIC_WRAP_UP}”"} <= texts, texts
-    without = [(text, tag) for text, tag, direction in shown if direction != "auto"]
-    assert not without, f'user-written text without dir="auto": {without}'
-
-
-LONG_NOTE = (
-    "LONGNOTE The receptionist was on a personal call for the whole time I stood at the desk, then asked me to "
-    "take a seat without looking up. " * 6
-).strip()
-
-
-def test_a_long_note_is_printed_once_and_referred_to_by_page(app, client, make, owner):
-    org, user = owner
-    definition = checklist(touchpoint("desk", "Front desk", "Greeted", GREETED))
-    audit = walk(app, make, org, user, definition, {"greeted": ("no", LONG_NOTE)})
-    page, data = report_of(client, org, audit)
-    text = pdf_text(read_pdf(data))
-    assert text.count("LONGNOTE The receptionist") == 6, f"printed {text.count('LONGNOTE') // 6} times"
-    assert re.search(r"see page \d+", text)
-
-
-def test_a_photo_without_a_caption_prints_no_placeholder(app, client, make, owner):
-    org, user = owner
-    definition = checklist(touchpoint("desk", "Front desk", "Greeted", GREETED))
-    audit = walk(app, make, org, user, definition, {"greeted": "yes"}, photos=[("desk", None, "")])
-    page, data = report_of(client, org, audit)
-    assert "No caption" not in pdf_text(read_pdf(data))
-    assert "No caption" not in page
-
-
-@needs_poppler
-def test_a_perfect_audit_gets_no_page_for_one_sentence(app, client, make, owner, tmp_path):
-    org, user = owner
-    definition = checklist(
-        touchpoint("desk", "Front desk", "Greeted", GREETED), touchpoint("wait", "Waiting", "Served soon", WAIT)
-    )
-    audit = walk(app, make, org, user, definition, {"greeted": "yes", "wait": 60})
-    _, data = report_of(client, org, audit)
-    texts = page_texts(data)
-    fills = page_fill(data, tmp_path)
-    sparse = [(n + 1, round(fill, 2), texts[n][:80]) for n, fill in enumerate(fills) if n > 0 and fill < 0.15]
-    assert not sparse, f"pages under 15% filled: {sparse}"
-
-
-RATING = {"key": "tone", "type": "rating", "prompt": "How friendly was the welcome?", "scale": 5, "target_min": 4}
-
-
-def test_an_answer_that_met_its_target_has_no_red_bar(app, client, make, owner):
-    org, user = owner
-    definition = checklist(touchpoint("desk", "Front desk", "A warm welcome", GREETED, RATING))
-    audit = walk(app, make, org, user, definition, {"greeted": "yes", "tone": 4})
-    page, _ = report_of(client, org, audit)
-    items = re.findall(
-        r'<li class="item item-(\w+)">\s*<div class="item-line">\s*<span class="item-prompt">([^<]+)', page
-    )
-    assert items, "the touchpoint's items are listed"
-    assert [prompt for status, prompt in items if status == "missed"] == [], (
-        "4 of 5 meets the target of 4, yet the answer is marked like a miss (red bar)"
-    )
-
-
-@needs_poppler
-def test_a_photo_sits_with_its_question_not_at_the_end_of_the_touchpoint(app, client, make, owner, tmp_path):
-    org, user = owner
-    items = [
-        {"key": "sign", "type": "check", "prompt": "Was the opening-hours sign readable?"},
-        GREETED,
-        {"key": "queue", "type": "check", "prompt": "Was the queue under five people?"},
-    ]
-    audit = walk(
-        app,
-        make,
-        org,
-        user,
-        checklist(touchpoint("desk", "Front desk", "Greeted", *items)),
-        {"sign": "no", "greeted": "yes", "queue": "yes"},
-        photos=[("desk", "sign", "The faded sign by the door")],
-    )
-    page, data = report_of(client, org, audit)
-    text = " ".join(poppler("pdftotext", data, tmp_path).split())
-    section = text[text.rindex("Touchpoint by touchpoint") :]
-    assert section.index("readable?") < section.index("The faded sign") < section.index("greeted at the door?"), (
-        "the photo's caption comes after every question of the touchpoint, not with its own"
-    )
-    tp_html = page[page.index('<article class="tp"') :]
-    thumb = tp_html.index("/thumb.jpg")
-    assert tp_html.index("readable?") < thumb < tp_html.index("greeted at the door?")
-
-
-FILLER = [{"key": f"q{n}", "type": "check", "prompt": f"Question {n} of the front desk"} for n in range(14)]
-HUGE_NOTE = "HUGENOTE " + ("The desk was unattended and nobody came for a long while, so I waited on. " * 40)
-HALF_PAGE_NOTE = "HUGENOTE " + ("The desk was unattended and nobody came for a long while, so I waited on. " * 30)
-
-
-def test_an_item_with_a_long_note_starts_on_the_touchpoint_page_not_the_next(app, client, make, owner):
-    org, user = owner
-    definition = checklist(touchpoint("desk", "Front desk", "Greeted", *FILLER, GREETED))
-    answers = {f"q{n}": "yes" for n in range(14)} | {"greeted": ("no", HALF_PAGE_NOTE)}
-    audit = walk(app, make, org, user, definition, answers)
-    _, data = report_of(client, org, audit)
-    texts = page_texts(data)
-    start = next(n for n, text in enumerate(texts) if "Question 13 of the front desk" in text)
-    assert "HUGENOTE" in texts[start], (
-        f"page {start + 1} ends after the short questions; the long note jumped whole to page {start + 2}"
-    )
-
-
-def test_a_table_row_with_a_long_wrap_up_breaks_across_pages_instead_of_jumping(app, client, make, owner):
-    org, user = owner
-    definition = checklist(
-        touchpoint("desk", "Front desk", "Greeted", GREETED),
-        touchpoint("wait", "Waiting room", "Served within 10 minutes", WAIT),
-    )
-    audit = walk(
-        app,
-        make,
-        org,
-        user,
-        definition,
-        {"greeted": "yes", "wait": 1200},
-        visits={"wait": {"note": HUGE_NOTE, "effort": 6, "promise_kept": False}},
-    )
-    _, data = report_of(client, org, audit)
-    texts = page_texts(data)
-    promises = next(n for n, text in enumerate(texts) if "What each touchpoint promises the customer" in text)
-    assert "HUGENOTE" in texts[promises], (
-        f"the Promises table's row with the long wrap-up jumped whole from page {promises + 1} to the next"
-    )
