@@ -88,7 +88,7 @@ def cached(shot: Snapshot) -> PdfFile | None:
         stream = get_storage().open(record.storage_key)
     except FileNotFoundError:
         return None
-    return PdfFile(stream, shot.filename, record.bytes, cached=True)
+    return PdfFile(stream, shot.filename, record.bytes, cached=True, fingerprint=shot.fingerprint)
 
 
 def pdf_state(audit: Audit, now: datetime) -> PdfStatus:
@@ -224,7 +224,7 @@ def render_now(audit_id: int) -> PdfFile:
         _clear_request(shot)
     if previous and previous != key:
         files.delete(previous)
-    return PdfFile(files.open(key), shot.filename, len(rendered.pdf), cached=False)
+    return PdfFile(files.open(key), shot.filename, len(rendered.pdf), cached=False, fingerprint=shot.fingerprint)
 
 
 def _upsert_pdf(values: dict) -> None:

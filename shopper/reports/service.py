@@ -217,6 +217,9 @@ class PdfFile:
     filename: str
     size: int
     cached: bool
+    #: what the PDF was made from (see ``pdf_job``): its ETag, so a browser revalidates and gets 304 until the
+    #: report changes
+    fingerprint: str
 
 
 # The brand ----------------------------------------------------------------------------------------------------
