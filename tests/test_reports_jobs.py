@@ -238,3 +238,19 @@ def test_a_browser_revalidates_its_pdf_and_never_keeps_a_stale_one(app, client, 
     assert f"(revision {revision})" in " ".join(pdf_text(read_pdf(fresh.data)).split())  # the resubmitted report
     with client.get(world["pdf"], headers={"If-None-Match": fresh.headers["ETag"]}) as revalidated:
         assert revalidated.status_code == 304
+
+
+def test_rerender_after_a_deploy_queues_the_recent_reports_only(app, make, world):
+    runner = app.test_cli_runner()
+    queued = runner.invoke(args=["report", "rerender", "--days", "7"])
+    assert queued.exit_code == 0 and "Queued 1 report PDF(s)." in queued.output
+    assert huey.pending_count() == 1
+    with app.app_context():
+        assert run_pending() == 1
+    assert make.get(ReportPdf, world["audit_id"]) is not None
+    with app.app_context():
+        audit = db.session.get(Audit, world["audit_id"])
+        audit.submitted_at = utcnow() - timedelta(days=8)
+        db.session.commit()
+    assert "Queued 0 report PDF(s)." in runner.invoke(args=["report", "rerender", "--days", "7"]).output
+    assert huey.pending_count() == 0

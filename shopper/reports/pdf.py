@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 60.0
 #: the render process's exit status when it ran out of memory (it exits at once, without allocating anything more)
 OUT_OF_MEMORY_EXIT = 75
-RENDER_NICENESS = 10
 WARM_UP_HTML = '<html><head><title>.</title></head><body><p style="font-family: sans-serif">.</p></body></html>'
 
 
@@ -144,10 +143,8 @@ def _render(job: RenderJob) -> Rendered:
 
 
 def _serve(conn, memory_mb: int) -> None:
-    """The render process: cap memory, lower its priority, import WeasyPrint once, then answer jobs until the pipe
-    closes. PDFs are made ahead of need, so a render yields the CPU to the web workers that answer people."""
-    with contextlib.suppress(OSError):
-        os.nice(RENDER_NICENESS)
+    """The render process: cap memory, import WeasyPrint once, then answer jobs until the pipe closes. (Its CPU
+    priority is the job consumer's, which it inherits: JOBS_NICE.)"""
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -168,6 +168,16 @@ def render_soon_for_brand(org_id: int, now: datetime) -> None:
     render_soon(audit_ids)
 
 
+def render_recent(now: datetime, days: int) -> int:
+    """Queue the PDF of every audit submitted in the last `days` days (after a deploy that changed the report, so
+    that their downloads stay file reads); how many were queued. One that is already cached costs a fingerprint."""
+    audit_ids = db.session.scalars(
+        select(Audit.id).where(Audit.status == AuditStatus.SUBMITTED, Audit.submitted_at >= now - timedelta(days=days))
+    ).all()
+    render_soon(audit_ids)
+    return len(audit_ids)
+
+
 @job()
 def render_report(audit_id: int) -> None:
     # A failure is recorded on the audit's request, where the person waiting sees why; nothing to make is no error.
