@@ -169,6 +169,19 @@ def report_group() -> None:
     """Audit reports."""
 
 
+@report_group.command("rerender")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=30, show_default=True, help="Audits submitted this recently."
+)
+@with_appcontext
+def report_rerender(days: int) -> None:
+    """Queue the PDFs of the recently submitted audits, to run after a deploy that changed the report: their
+    downloads then stay file reads. Those the cache still has are not made again."""
+    from shopper.reports import rendering
+
+    click.echo(f"Queued {rendering.render_recent(utcnow(), days)} report PDF(s).")
+
+
 @report_group.command("render")
 @click.argument("audit_id", type=int)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF file (default: a name from the report).")

@@ -23,7 +23,7 @@ from shopper.reports.models import RenderState, ReportPdf, ReportRequest
 from shopper.timeutil import utcnow
 from tests.committed import committed_database, seed_business
 from tests.conftest import TEST_DATABASE_URL, make_app, session_id_for
-from tests.test_reports_support import walk_and_submit
+from tests.test_reports_support import pdf_text, read_pdf, reopen_and_resubmit, walk_and_submit
 
 
 @pytest.fixture
@@ -211,3 +211,46 @@ def test_no_write_lock_is_held_while_the_pdf_renders(tmp_path):
         with app.app_context():
             assert db.session.scalar(select(ReportPdf.audit_id)) == audit_id
             assert db.session.get(Audit, audit_id).is_submitted
+
+
+def test_a_browser_revalidates_its_pdf_and_never_keeps_a_stale_one(app, client, login, make, world):
+    with app.app_context():
+        rendering.render_now(world["audit_id"]).stream.close()
+    login(world["owner"])
+    with client.get(world["pdf"]) as first:
+        assert first.status_code == 200 and first.data.startswith(b"%PDF")
+    etag = first.headers["ETag"]
+    assert etag.strip('"') == make.get(ReportPdf, world["audit_id"]).fingerprint
+    assert "max-age=0" in first.headers["Cache-Control"]  # kept, but asked about again before each use
+    with client.get(world["pdf"], headers={"If-None-Match": etag}) as again:
+        assert again.status_code == 304 and again.data == b""
+
+    with app.app_context():
+        reopen_and_resubmit(world["audit_id"], world["owner"].id)
+    with client.get(world["pdf"], headers={"If-None-Match": etag}) as changed:
+        assert changed.status_code == 202  # the old copy is not "not modified": the new one is being made
+    with app.app_context():
+        run_pending()
+    with client.get(world["pdf"], headers={"If-None-Match": etag}) as fresh:
+        assert fresh.status_code == 200 and fresh.data.startswith(b"%PDF")
+    assert fresh.headers["ETag"] != etag
+    revision = make.get(Audit, world["audit_id"]).revision
+    assert f"(revision {revision})" in " ".join(pdf_text(read_pdf(fresh.data)).split())  # the resubmitted report
+    with client.get(world["pdf"], headers={"If-None-Match": fresh.headers["ETag"]}) as revalidated:
+        assert revalidated.status_code == 304
+
+
+def test_rerender_after_a_deploy_queues_the_recent_reports_only(app, make, world):
+    runner = app.test_cli_runner()
+    queued = runner.invoke(args=["report", "rerender", "--days", "7"])
+    assert queued.exit_code == 0 and "Queued 1 report PDF(s)." in queued.output
+    assert huey.pending_count() == 1
+    with app.app_context():
+        assert run_pending() == 1
+    assert make.get(ReportPdf, world["audit_id"]) is not None
+    with app.app_context():
+        audit = db.session.get(Audit, world["audit_id"])
+        audit.submitted_at = utcnow() - timedelta(days=8)
+        db.session.commit()
+    assert "Queued 0 report PDF(s)." in runner.invoke(args=["report", "rerender", "--days", "7"]).output
+    assert huey.pending_count() == 0

@@ -193,3 +193,31 @@ def test_a_render_that_needs_too_much_memory_is_stopped_with_a_clear_message():
         assert worker.render(pdf.RenderJob(html="<p>after</p>"), timeout=30).pages == 1
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("slug", BUILTIN_SLUGS[:1])
+def test_every_page_is_numbered_and_every_bookmark_opens_its_own_page(world, slug):
+    reader = read_pdf(world[slug].pdf)
+    pages = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+    total = len(pages)
+    assert "Page 1 of" not in pages[0]  # the cover carries no running header or footer
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"Page {number} of {total}" in text, (number, text[-200:])
+
+    def visit(entries):
+        for entry in entries:
+            if isinstance(entry, list):
+                yield from visit(entry)
+            else:
+                yield entry
+
+    bookmarks = list(visit(reader.outline))
+    assert bookmarks
+    for entry in bookmarks:
+        page = reader.get_destination_page_number(entry)
+        if entry.title == "Cover":
+            assert page == 0
+        else:
+            assert entry.title in pages[page], (entry.title, page)
+    numbers = [reader.get_destination_page_number(entry) for entry in bookmarks]
+    assert numbers == sorted(numbers)  # in reading order

@@ -67,6 +67,7 @@ class Rendered:
     pdf: bytes
     pages: int
     render_ms: int
+    cpu_ms: int  # the render process's CPU time for this render (the wall clock swings with the machine's load)
     peak_rss_mb: float | None  # the render process's peak resident memory during this render
     refused: tuple[str, ...]  # URLs the fetcher turned down
 
@@ -131,17 +132,19 @@ def _render(job: RenderJob) -> Rendered:
     from shopper.reports.fetcher import ReportFetcher
 
     _reset_peak_rss()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     fetcher = ReportFetcher(job.static, job.media)
     sheets = _stylesheets(job, fetcher)
     document = HTML(string=job.html, url_fetcher=fetcher).render(font_config=_font_config, stylesheets=sheets)
     pdf = document.write_pdf()
     elapsed = round((time.perf_counter() - started) * 1000)
-    return Rendered(pdf, len(document.pages), elapsed, _peak_rss_mb(), tuple(fetcher.refused))
+    cpu = round((time.process_time() - cpu_started) * 1000)
+    return Rendered(pdf, len(document.pages), elapsed, cpu, _peak_rss_mb(), tuple(fetcher.refused))
 
 
 def _serve(conn, memory_mb: int) -> None:
-    """The render process: cap memory, import WeasyPrint once, then answer jobs until the pipe closes."""
+    """The render process: cap memory, import WeasyPrint once, then answer jobs until the pipe closes. (Its CPU
+    priority is the job consumer's, which it inherits: JOBS_NICE.)"""
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -88,7 +88,7 @@ def cached(shot: Snapshot) -> PdfFile | None:
         stream = get_storage().open(record.storage_key)
     except FileNotFoundError:
         return None
-    return PdfFile(stream, shot.filename, record.bytes, cached=True)
+    return PdfFile(stream, shot.filename, record.bytes, cached=True, fingerprint=shot.fingerprint)
 
 
 def pdf_state(audit: Audit, now: datetime) -> PdfStatus:
@@ -168,6 +168,16 @@ def render_soon_for_brand(org_id: int, now: datetime) -> None:
     render_soon(audit_ids)
 
 
+def render_recent(now: datetime, days: int) -> int:
+    """Queue the PDF of every audit submitted in the last `days` days (after a deploy that changed the report, so
+    that their downloads stay file reads); how many were queued. One that is already cached costs a fingerprint."""
+    audit_ids = db.session.scalars(
+        select(Audit.id).where(Audit.status == AuditStatus.SUBMITTED, Audit.submitted_at >= now - timedelta(days=days))
+    ).all()
+    render_soon(audit_ids)
+    return len(audit_ids)
+
+
 @job()
 def render_report(audit_id: int) -> None:
     # A failure is recorded on the audit's request, where the person waiting sees why; nothing to make is no error.
@@ -224,7 +234,7 @@ def render_now(audit_id: int) -> PdfFile:
         _clear_request(shot)
     if previous and previous != key:
         files.delete(previous)
-    return PdfFile(files.open(key), shot.filename, len(rendered.pdf), cached=False)
+    return PdfFile(files.open(key), shot.filename, len(rendered.pdf), cached=False, fingerprint=shot.fingerprint)
 
 
 def _upsert_pdf(values: dict) -> None:

@@ -158,11 +158,21 @@ def _static_digest(static_folder: str) -> str:
     return digest.hexdigest()
 
 
+#: white space between a block-level tag and the next one: the template's indentation, which WeasyPrint would turn
+#: into text boxes and lay out only to find them empty (a few percent of a large report's render). Never inside
+#: text: people's text cannot hold a tag, and the space between inline tags stays.
+_BLOCK_TAGS = (
+    "html|head|body|main|section|div|article|ul|ol|li|p|h1|h2|h3|table|thead|tbody|tr|th|td|figure|figcaption|dl|dt|"
+    "dd|meta|title|link"
+)
+_between_blocks = re.compile(rf"(</?(?:{_BLOCK_TAGS})\b[^>]*>)\s+(?=</?(?:{_BLOCK_TAGS})\b)")
+
+
 def pdf_job(audit: Audit, report: Report) -> tuple[pdf.RenderJob, str]:
     """The render job for the audit's PDF and its fingerprint. Its photos and logo are named by storage key
     (``stored``), which ``loadable`` reads when the PDF is rendered: working out the fingerprint reads no photo."""
     static_folder = current_app.static_folder
-    html = render_html(report, PDF_LINKS, "pdf")
+    html = _between_blocks.sub(r"\1", render_html(report, PDF_LINKS, "pdf"))
     theme = theme_css(report.brand, lambda name: f"shopper-static:fonts/{name}", page_size())
     files = get_storage()
     static: dict[str, str | bytes] = {name: str(Path(static_folder, name)) for name in STATIC_FOR_PDF}
@@ -217,6 +227,9 @@ class PdfFile:
     filename: str
     size: int
     cached: bool
+    #: what the PDF was made from (see ``pdf_job``): its ETag, so a browser revalidates and gets 304 until the
+    #: report changes
+    fingerprint: str
 
 
 # The brand ----------------------------------------------------------------------------------------------------

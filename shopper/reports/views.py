@@ -105,7 +105,9 @@ def _logo_response(org: Organization) -> Response:
 
 
 def _pdf_response(audit: Audit, status_url: str, retry_url: str) -> Response:
-    """The PDF when it is ready; else 202 and a page (or JSON) that says it is being prepared and waits for it."""
+    """The PDF when it is ready; else 202 and a page (or JSON) that says it is being prepared and waits for it.
+    Its ETag is the fingerprint of what it is made of: a browser that has this very PDF gets 304, and any change
+    to the report (a reopen and resubmit, a new brand) is a new fingerprint, so it never revalidates a stale one."""
     try:
         state = rendering.pdf_state(audit, utcnow())
     except service.ReportNotReady as e:
@@ -118,9 +120,12 @@ def _pdf_response(audit: Audit, status_url: str, retry_url: str) -> Response:
             as_attachment=True,
             download_name=document.filename,
             max_age=0,
+            etag=document.fingerprint,
+            conditional=True,
         )
         response.cache_control.private = True
-        response.headers["Content-Length"] = str(document.size)
+        if response.status_code == 200:
+            response.headers["Content-Length"] = str(document.size)
         return response
     body = _pdf_status_body(state, request.path, status_url, retry_url)
     if wants_json():
