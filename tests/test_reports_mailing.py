@@ -6,6 +6,7 @@ the page says how to set them up."""
 from __future__ import annotations
 
 import re
+import smtplib
 from email.message import Message
 
 import pytest
@@ -14,7 +15,7 @@ from shopper.audits.models import AuditEvent
 from shopper.jobs import huey, run_pending
 from shopper.mail import Attachment, send_mail
 from shopper.orgs.models import LinkRole, Role
-from shopper.reports import mailing
+from shopper.reports import mailing as mailing_module
 from shopper.reports.models import ShareLink
 from tests.conftest import make_app
 from tests.test_reports_support import pdf_text, read_pdf
@@ -248,6 +249,49 @@ def test_a_link_revoked_before_the_mail_leaves_sends_nothing(mailing, make, smtp
     assert f"…{link.hint} was revoked" in failed.reason
 
 
+def test_an_audit_reopened_before_the_mail_leaves_sends_nothing(mailing, make, smtp, world, login):
+    client = signed_in(mailing, login, world["owner"])
+    assert client.post(world["url"], data={"recipients": "client@outside.example", "attach": "y"}).status_code == 303
+    reopened = client.post(f"/o/{world['org'].slug}/audits/{world['audit'].id}/reopen", data={"reason": "A typo"})
+    assert reopened.status_code == 302
+    sent_by_the_queue(mailing)
+    assert smtp.messages == []
+    [failed] = events(make, world["audit"], "report_mail_failed")
+    assert "Not sent to client@outside.example: the audit was reopened" in failed.reason
+
+
+def test_the_last_try_of_a_refused_delivery_says_there_are_no_more(mailing, make, smtp, world, login):
+    client = signed_in(mailing, login, world["owner"])
+    assert client.post(world["url"], data={"recipients": "gone@outside.example"}).status_code == 303
+    [link] = list_links(make, world["audit"])
+    huey.flush()
+    smtp.refused.add("gone@outside.example")
+    with mailing.app_context(), pytest.raises(smtplib.SMTPRecipientsRefused):
+        # the job as the queue runs it when no retry is left (no task: none to count)
+        mailing_module.send_report_mail.call_local(
+            world["audit"].id, link.id, "http://shopper.test/r/x", "gone@outside.example", "O", "", False
+        )
+    [failed] = events(make, world["audit"], "report_mail_failed")
+    assert failed.reason.startswith("To gone@outside.example: ") and failed.reason.endswith("; no more tries")
+    assert huey.pending_count() == 0 and huey.scheduled_count() == 0
+
+
+def test_a_message_is_escaped_on_the_page_and_plain_text_in_the_mail(mailing, make, smtp, world, login):
+    client = signed_in(mailing, login, world["owner"])
+    script = "<script>alert(1)</script>"
+    refused = client.post(world["url"], data={"recipients": "not-an-address", "message": script})
+    assert refused.status_code == 422
+    assert script not in refused.get_data(as_text=True) and "&lt;script&gt;alert(1)&lt;/script&gt;" in refused.get_data(
+        as_text=True
+    )
+    assert (
+        client.post(world["url"], data={"recipients": "client@outside.example", "message": script}).status_code == 303
+    )
+    sent_by_the_queue(mailing)
+    [message] = smtp.messages
+    assert message.get_content_type() == "text/plain" and script in body_of(message)
+
+
 def test_without_mail_settings_the_page_says_how_and_sends_nothing(client, login, make, world):
     login(world["owner"])
     page = client.get(world["url"])
@@ -266,13 +310,13 @@ def test_an_audit_not_submitted_has_no_report_to_send(mailing, make, world, logi
 
 
 def test_recipients_are_read_once_each_in_order():
-    assert mailing.recipients_from("B@x.example;a@x.example\n b@x.example", ["c@x.example", "a@x.example"]) == (
+    assert mailing_module.recipients_from("B@x.example;a@x.example\n b@x.example", ["c@x.example", "a@x.example"]) == (
         "b@x.example",
         "a@x.example",
         "c@x.example",
     )
-    with pytest.raises(mailing.MailingError, match="“a@b”"):
-        mailing.recipients_from("a@b", [])
+    with pytest.raises(mailing_module.MailingError, match="“a@b”"):
+        mailing_module.recipients_from("a@b", [])
 
 
 def test_send_mail_carries_an_attachment_and_plain_mail_is_unchanged(mailing, smtp):
