@@ -76,6 +76,7 @@ RATE_LIMIT_LINKS = "60 per hour"  # opening invitation, consultancy offer and pa
 RATE_LIMIT_INVITING = "50 per hour"  # making invitations, offers and share links, per person
 RATE_LIMIT_SHARED_REPORTS = "600 per minute"  # a shared report and its photos, through a share link
 RATE_LIMIT_API = "1200 per minute"  # the phone's writes, per person: a phone back online replays its whole queue
+RATE_LIMIT_REPORT_MAIL = "10 per hour"  # sending a report by email (up to 20 recipients each time), per person
 RATELIMIT_HEADERS_ENABLED = False  # Retry-After goes on the 429 only, never on an answer that worked
 RATELIMIT_STORAGE_URI = None  # None: REDIS_URL when set, else each worker's memory (security.LocalCounters)
 RATELIMIT_STRATEGY = "fixed-window"  # the one security.LocalCounters counts
@@ -113,6 +114,8 @@ REPORT_PAGE_SIZE = "A4"
 REPORT_RENDER_TIMEOUT = 120
 REPORT_RENDER_MEMORY_MB = 1024
 REPORT_SHARE_DAYS = 30
+# A report sent by email carries its PDF up to this size; a larger PDF is left out and the mail gives the link only.
+REPORT_MAIL_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 # Offline app: any new text here makes every phone fetch a fresh copy of the app shell (the version is otherwise a
 # hash of the shell files and templates).

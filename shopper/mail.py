@@ -2,12 +2,15 @@
 
 Mail never goes out inside a request: `send_later` puts it on the job queue, whose consumer sends it and tries
 again a few times when the server is down. Header values are made one line whatever they hold (an action title with
-a line break once stopped every reminder), so no text of a person's can add or split a header.
+a line break once stopped every reminder), so no text of a person's can add or split a header. A message may carry
+files (`Attachment`: the report's PDF), each a part of its own with a plain ASCII file name.
 """
 
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from flask import current_app
@@ -28,14 +31,30 @@ def header(value: str, limit: int = 300) -> str:
     return " ".join(clean_text(value, single_line=True).split())[:limit]
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a plain-text message now. Raises OSError/smtplib.SMTPException when the server refuses or is down."""
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "octet-stream"
+
+
+def send_mail(to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()) -> None:
+    """Send a plain-text message now, with `attachments` if any. Raises OSError/smtplib.SMTPException when the server
+    refuses or is down."""
     config = current_app.config
     message = EmailMessage()
     message["From"] = header(config["MAIL_FROM"])
     message["To"] = header(to)
     message["Subject"] = header(subject)
     message.set_content(clean_text(body))
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=header(attachment.filename, 120),
+        )
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, IntegerField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput
 
 from shopper.forms import Form, NameField, strip
+from shopper.reports.mailing import ADDRESS_MAX_LENGTH, MAX_RECIPIENTS, MESSAGE_MAX_LENGTH
 from shopper.reports.share import DEFAULT_LIFETIME_DAYS, MAX_LIFETIME_DAYS
 
 
@@ -57,3 +59,38 @@ class ShareForm(Form):
             NumberRange(1, MAX_LIFETIME_DAYS, f"Choose from 1 to {MAX_LIFETIME_DAYS} days."),
         ],
     )
+
+
+class EmailReportForm(Form):
+    """Who gets the report by mail: addresses typed and people of the organization ticked (the view sets the
+    choices), with an optional message and, unless unticked, the PDF attached."""
+
+    recipients = TextAreaField(
+        "Email addresses",
+        validators=[
+            Length(
+                max=MAX_RECIPIENTS * (ADDRESS_MAX_LENGTH + 2),
+                message=f"That is more than {MAX_RECIPIENTS} addresses.",
+            )
+        ],
+        filters=[strip],
+        description=f"Up to {MAX_RECIPIENTS}, inside or outside your organization, separated by commas or line breaks.",
+        render_kw={"rows": 3, "autocapitalize": "off", "spellcheck": "false", "inputmode": "email"},
+    )
+    members = SelectMultipleField(
+        "People of the team",
+        coerce=int,
+        option_widget=CheckboxInput(),
+        invalid_choice_message="Pick people from the list: someone ticked is no longer in the team.",
+        invalid_value_message="Pick people from the list.",
+    )
+    message = TextAreaField(
+        "Message (optional)",
+        validators=[
+            Length(max=MESSAGE_MAX_LENGTH, message=f"Keep the message to at most {MESSAGE_MAX_LENGTH} characters.")
+        ],
+        filters=[strip],
+        description="Sent as plain text above the link.",
+        render_kw={"rows": 4},
+    )
+    attach = BooleanField("Attach the PDF", default=True)

@@ -37,6 +37,7 @@ from shopper.audits.views import overview_part
 from shopper.database import reads_first, slow_before_writing
 from shopper.errors import error_response, wants_json
 from shopper.forms import ConfirmForm
+from shopper.mail import mail_enabled
 from shopper.media import get_storage, serve
 from shopper.media.keys import logo_key, photo_key
 from shopper.orgs.access import (
@@ -49,9 +50,9 @@ from shopper.orgs.access import (
     require_role,
 )
 from shopper.orgs.models import Organization, Role
-from shopper.reports import bundle, rendering, service, share
+from shopper.reports import bundle, mailing, rendering, service, share
 from shopper.reports.brand import LOGO_MAX_BYTES, BrandError, brand_of, page_size_css, theme_css
-from shopper.reports.forms import BrandForm, ShareForm
+from shopper.reports.forms import BrandForm, EmailReportForm, ShareForm
 from shopper.reports.models import BundleState, ReportBundle, ShareLink
 from shopper.security import rate_limit
 from shopper.timeutil import utcnow
@@ -326,6 +327,49 @@ def revoke_share(audit_id: int, link_id: int):
     share.revoke_share_link(link, utcnow())
     flash(f"Share link …{link.hint} revoked: it no longer opens the report.", "success")
     return redirect(url_for("audits.overview", audit_id=audit.id))
+
+
+@bp.route("/audits/<int:audit_id>/report/email", methods=["GET", "POST"])
+@require_role(Role.MANAGER)
+@rate_limit("RATE_LIMIT_REPORT_MAIL", per_person=True, methods=["POST"])
+def email_report(audit_id: int):
+    """Send the report by mail (reports/mailing.py): whoever may make share links may, each sending a link of its
+    own."""
+    audit = get_or_404(Audit, audit_id)
+    if not audit.is_submitted:
+        return error_response(409, "Only a submitted audit has a report to send.")
+    form = EmailReportForm()
+    form.members.choices = mailing.member_choices(audit.org_id)
+    status = 200
+    if request.method == "POST":
+        if not mail_enabled():
+            status = 409
+        elif form.validate_on_submit():
+            try:
+                sent = mailing.email_report(
+                    audit,
+                    current_user,
+                    form.recipients.data or "",
+                    form.members.data or [],
+                    form.message.data or "",
+                    bool(form.attach.data),
+                    utcnow(),
+                    int(current_app.config["REPORT_SHARE_DAYS"]),
+                )
+            except mailing.MailingError as e:
+                form.recipients.errors = [*form.recipients.errors, str(e)]
+                status = 422
+            else:
+                count = len(sent.recipients)
+                flash(
+                    f"The report is on its way to {count} {'person' if count == 1 else 'people'}, each with share "
+                    f"link …{sent.link.hint} (revoke it below to close it).",
+                    "success",
+                )
+                return redirect(url_for("audits.overview", audit_id=audit.id), 303)
+        else:
+            status = 422
+    return render_template("reports/email.html", audit=audit, form=form, mail_on=mail_enabled()), status
 
 
 # A consultancy's latest reports, one ZIP -------------------------------------------------------------------------
