@@ -18,6 +18,7 @@ from shopper.audits.models import (
     AuditStatus,
     Finding,
     ItemMeasure,
+    LatestWalks,
     MeasureTally,
     TouchpointMeasure,
     TouchpointVisit,
@@ -112,6 +113,20 @@ def stored_tallies() -> dict[tuple, tuple]:
     }
 
 
+def latest_walks_match() -> bool:
+    """Every organization's latest walks per checklist are its newest submitted audits of it, by a plain sort."""
+    newest: dict[tuple, list] = defaultdict(list)
+    for audit in db.session.scalars(select(Audit).where(Audit.status == AuditStatus.SUBMITTED)):
+        newest[(audit.org_id, audit.checklist_id)].append(audit)
+    expected = {
+        key: [[a.id, a.submitted_at.isoformat(), a.score] for a in sorted(walks, key=lambda a: (a.submitted_at, a.id),
+                                                                         reverse=True)][: tallies.RECENT_WALKS]
+        for key, walks in newest.items()
+    }  # fmt: skip
+    stored = {(w.org_id, w.checklist_id): w.recent for w in db.session.scalars(select(LatestWalks))}
+    return stored == expected and all(w.audit_id == w.recent[0][0] for w in db.session.scalars(select(LatestWalks)))
+
+
 def _walks(make: Factories):
     org = make.org()
     owner = make.member(org, Role.OWNER)
@@ -164,6 +179,7 @@ def test_tallies_equal_a_recomputation_from_the_answers(app, make):
     with app.app_context():
         expected = expected_tallies()
         assert stored_tallies() == expected
+        assert latest_walks_match()
         # the three walks at the Harbour at the turn of the month: two days, two weeks, two months
         walks = {(k[3], k[4].isoformat(), v[0]) for k, v in expected.items() if k[5] == "walks" and k[1] == harbour}
         assert sorted(walks) == [
@@ -188,6 +204,7 @@ def test_reopen_takes_a_walk_out_and_resubmitting_brings_it_back(app, make):
         assert db.session.scalar(select(ItemMeasure).filter_by(audit_id=walk.id)) is None
         reopened = stored_tallies()
         assert reopened == expected_tallies() and reopened != before
+        assert latest_walks_match()
         day = (walk.org_id, walk.site_id, walk.checklist_id, "day", date(2026, 2, 2), "walks", "")
         assert reopened[day][0] == 1 and before[day][0] == 2
 
@@ -197,6 +214,8 @@ def test_reopen_takes_a_walk_out_and_resubmitting_brings_it_back(app, make):
         audits.submit(audit, world["auditor"].id, uuid.uuid4().hex, utcnow())
         db.session.commit()
         assert stored_tallies() == expected_tallies()
+        assert latest_walks_match()
+        assert db.session.scalar(select(LatestWalks.audit_id).filter_by(org_id=walk.org_id)) == walk.id
         today = utcnow().date()
         key = (walk.org_id, walk.site_id, walk.checklist_id, "day", today, "items", "answer-time")
         assert stored_tallies()[key][:4] == (1, 1, 20.0, 1)
@@ -253,6 +272,7 @@ def test_the_backfill_writes_what_submissions_wrote_and_the_downgrade_drops_it(t
         assert "measure_tally" not in db.inspect(db.engine).get_table_names()
         upgrade()
         assert stored_tallies() == written
+        assert latest_walks_match()
         assert {
             (m.audit_id, m.touchpoint_key, m.score, m.walked, m.kept)
             for m in db.session.scalars(select(TouchpointMeasure))

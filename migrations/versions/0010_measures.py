@@ -1,4 +1,4 @@
-"""measures: per-audit touchpoint and item measures and their tallies, written at submission; backfilled here
+"""measures: per-audit touchpoint and item measures, their tallies and the latest walks, written at submission
 
 The backfill runs the app's own code (shopper.audits.tallies.backfill, over measures_of) on this migration's
 connection: every submitted audit's measures, then every checklist's tallies. The downgrade drops them.
@@ -67,6 +67,22 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_touchpoint_measure')),
     sa.UniqueConstraint('audit_id', 'touchpoint_key', name=op.f('uq_touchpoint_measure_audit_id_touchpoint_key'))
     )
+    op.create_table('latest_walks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('checklist_id', sa.Integer(), nullable=False),
+    sa.Column('audit_id', sa.Integer(), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(), nullable=False),
+    sa.Column('recent', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['audit_id'], ['audit.id'], name=op.f('fk_latest_walks_audit_id_audit'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['checklist_id'], ['checklist.id'], name=op.f('fk_latest_walks_checklist_id_checklist'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organization.id'], name=op.f('fk_latest_walks_org_id_organization'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_latest_walks')),
+    sa.UniqueConstraint('org_id', 'checklist_id', name=op.f('uq_latest_walks_org_id_checklist_id'))
+    )
+    with op.batch_alter_table('latest_walks', schema=None) as batch_op:
+        batch_op.create_index('ix_latest_walks_checklist', ['checklist_id'], unique=False)
+
     with op.batch_alter_table('action', schema=None) as batch_op:
         batch_op.create_index('ix_action_org_status_closed', ['org_id', 'status', 'closed_at'], unique=False)
 
@@ -87,6 +103,10 @@ def downgrade():
     with op.batch_alter_table('action', schema=None) as batch_op:
         batch_op.drop_index('ix_action_org_status_closed')
 
+    with op.batch_alter_table('latest_walks', schema=None) as batch_op:
+        batch_op.drop_index('ix_latest_walks_checklist')
+
+    op.drop_table('latest_walks')
     op.drop_table('touchpoint_measure')
     op.drop_table('item_measure')
     with op.batch_alter_table('measure_tally', schema=None) as batch_op:

@@ -304,3 +304,20 @@ class MeasureTally(db.Model):
     total: Mapped[float] = mapped_column(Float, default=0.0)
     kept: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LatestWalks(db.Model):
+    """An organization's latest submitted walks of one checklist, rewritten on every submit and reopen of one: the
+    portfolio and "compared with similar businesses" read one row per client and checklist, not every audit."""
+
+    __tablename__ = "latest_walks"
+    __table_args__ = (UniqueConstraint("org_id", "checklist_id"), Index("ix_latest_walks_checklist", "checklist_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
+    #: the latest walk
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: up to RECENT_WALKS (audits.tallies) walks, newest first: [audit id, submitted at (ISO), score or null]
+    recent: Mapped[list[Any]] = mapped_column(JSON)

@@ -42,6 +42,7 @@ from shopper.audits.models import (
     AuditStatus,
     Finding,
     ItemMeasure,
+    LatestWalks,
     MeasureTally,
     TallyKind,
     TouchpointMeasure,
@@ -55,6 +56,7 @@ from shopper.orgs.models import Site
 
 GRAINS = ("day", "week", "month")
 BATCH = 500
+RECENT_WALKS = 6  # kept per organization and checklist in latest_walks: the portfolio's trend
 
 audit_t = Audit.__table__
 tally_t = MeasureTally.__table__
@@ -264,6 +266,28 @@ def rebuild(conn: Connection, checklist_id: int, kinds: Iterable[str] = tuple(Ta
     _insert(conn, [s for grain in GRAINS for s in _selects(grain, where, targets, conn.dialect.name, kinds)])
 
 
+def refresh_latest(conn: Connection, org_id: int, checklist_id: int) -> None:
+    """Rewrite the organization's latest walks of the checklist (none left: no row)."""
+    a, latest = audit_t.c, LatestWalks.__table__
+    walks = conn.execute(
+        select(a.id, a.submitted_at, a.score)
+        .where(a.org_id == org_id, a.checklist_id == checklist_id, a.status == AuditStatus.SUBMITTED.value)
+        .order_by(a.submitted_at.desc(), a.id.desc())
+        .limit(RECENT_WALKS)
+    ).all()
+    conn.execute(delete(latest).where(latest.c.org_id == org_id, latest.c.checklist_id == checklist_id))
+    if walks:
+        conn.execute(
+            insert(latest).values(
+                org_id=org_id,
+                checklist_id=checklist_id,
+                audit_id=walks[0].id,
+                submitted_at=walks[0].submitted_at,
+                recent=[[w.id, w.submitted_at.isoformat(), w.score] for w in walks],
+            )
+        )
+
+
 # Per-audit measures ---------------------------------------------------------------------------------------------
 
 
@@ -313,6 +337,7 @@ def write_measures(audit: Audit) -> None:
     _write_rows(conn, *_measure_rows(conn, {audit.id: audit.result}))
     assert audit.submitted_at is not None
     retally(conn, audit.org_id, audit.site_id, audit.checklist_id, audit.submitted_at)
+    refresh_latest(conn, audit.org_id, audit.checklist_id)
 
 
 def clear_measures(audit: Audit, submitted_at: datetime) -> None:
@@ -321,14 +346,17 @@ def clear_measures(audit: Audit, submitted_at: datetime) -> None:
     conn = db.session.connection()
     _delete_measures(conn, audit.id)
     retally(conn, audit.org_id, audit.site_id, audit.checklist_id, submitted_at)
+    refresh_latest(conn, audit.org_id, audit.checklist_id)
 
 
 def backfill(conn: Connection) -> None:
-    """Write the measures of every submitted audit and rebuild every tally (the migration that adds them)."""
+    """Write the measures of every submitted audit, rebuild every tally and every organization's latest walks (the
+    migration that adds them; benches after a bulk load)."""
     a = audit_t.c
     conn.execute(delete(tp_t))
     conn.execute(delete(item_t))
     conn.execute(delete(tally_t))
+    conn.execute(delete(LatestWalks.__table__))
     last = 0
     while True:
         batch = conn.execute(
@@ -341,8 +369,13 @@ def backfill(conn: Connection) -> None:
             break
         _write_rows(conn, *_measure_rows(conn, {row.id: row.result for row in batch}))
         last = batch[-1].id
-    for checklist_id in conn.scalars(select(a.checklist_id).distinct().where(a.status == AuditStatus.SUBMITTED.value)):
+    walked = conn.execute(
+        select(a.org_id, a.checklist_id).distinct().where(a.status == AuditStatus.SUBMITTED.value)
+    ).all()
+    for checklist_id in sorted({row.checklist_id for row in walked}):
         rebuild(conn, checklist_id)
+    for row in walked:
+        refresh_latest(conn, row.org_id, row.checklist_id)
 
 
 @events.checklist_published.connect
