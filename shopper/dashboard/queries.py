@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 
@@ -429,7 +430,10 @@ def recurring_findings(org_id: int, filters: DashboardFilters) -> list[Any]:
 
 
 def _actions_scope(query: Select, org_id: int, filters: DashboardFilters) -> Select:
+    """`query` on the organization's actions; joined to their audits only to narrow by site or checklist."""
     query = query.where(Action.org_id == org_id)
+    if filters.site_id or filters.checklist_id:
+        query = query.join(Audit, Audit.id == Action.audit_id)
     if filters.site_id:
         query = query.where(Audit.site_id == filters.site_id)
     if filters.checklist_id:
@@ -438,16 +442,21 @@ def _actions_scope(query: Select, org_id: int, filters: DashboardFilters) -> Sel
 
 
 def action_counts(org_id: int, filters: DashboardFilters, today: date) -> ActionCounts:
-    """Open and overdue now; done and won't fix closed within the range."""
-    active = Action.status.in_(ACTIVE)
+    """Open and overdue now; done and won't fix closed within the range. Each count is a range of an index on
+    (organization, status, due date or closing date), read without the table when no site or checklist narrows it."""
     in_range = and_(Action.closed_at >= filters.start, Action.closed_at < filters.end)
-    query = select(
-        func.sum(case((active, 1), else_=0)),
-        func.sum(case((and_(active, Action.due_on < today), 1), else_=0)),
-        func.sum(case((and_(Action.status == ActionStatus.DONE, in_range), 1), else_=0)),
-        func.sum(case((and_(Action.status == ActionStatus.WONT_FIX, in_range), 1), else_=0)),
-    ).join(Audit, Audit.id == Action.audit_id)
-    row = db.session.execute(_actions_scope(query, org_id, filters)).one()
+
+    def count(*where) -> Any:
+        return _actions_scope(select(func.count()).select_from(Action).where(*where), org_id, filters).scalar_subquery()
+
+    row = db.session.execute(
+        select(
+            count(Action.status.in_(ACTIVE)),
+            count(Action.status.in_(ACTIVE), Action.due_on < today),
+            count(Action.status == ActionStatus.DONE, in_range),
+            count(Action.status == ActionStatus.WONT_FIX, in_range),
+        )
+    ).one()
     return ActionCounts(*(int(value or 0) for value in row))
 
 
@@ -477,18 +486,29 @@ def _action_columns() -> Select:
 
 
 def overdue_actions(org_id: int, filters: DashboardFilters, today: date) -> list[ActionLine]:
-    query = _action_columns().where(Action.status.in_(ACTIVE), Action.due_on < today)
-    return _action_lines(_actions_scope(query, org_id, filters).order_by(Action.due_on, Action.id).limit(LIST_LIMIT))
+    """The longest overdue open or in-progress actions: the first few of each status, read in the order of the
+    (organization, status, due date) index, then merged; never a sort of every overdue action."""
+    firsts = []
+    for status in ACTIVE:
+        first = _actions_scope(
+            select(Action.id).where(Action.status == status, Action.due_on < today), org_id, filters
+        ).order_by(Action.due_on, Action.id)
+        firsts.append(select(first.limit(LIST_LIMIT).subquery().c.id))
+    query = _action_columns().where(Action.id.in_(union_all(*firsts)))
+    return _action_lines(query.order_by(Action.due_on, Action.id).limit(LIST_LIMIT))
 
 
 def improved(org_id: int, filters: DashboardFilters) -> list[ActionLine]:
     """ "What we improved": actions closed as done within the range, the latest first."""
-    query = _action_columns().where(
-        Action.status == ActionStatus.DONE, Action.closed_at >= filters.start, Action.closed_at < filters.end
-    )
-    return _action_lines(
-        _actions_scope(query, org_id, filters).order_by(Action.closed_at.desc(), Action.id.desc()).limit(LIST_LIMIT)
-    )
+    latest = _actions_scope(
+        select(Action.id).where(
+            Action.status == ActionStatus.DONE, Action.closed_at >= filters.start, Action.closed_at < filters.end
+        ),
+        org_id,
+        filters,
+    ).order_by(Action.closed_at.desc(), Action.id.desc())
+    query = _action_columns().where(Action.id.in_(select(latest.limit(LIST_LIMIT).subquery().c.id)))
+    return _action_lines(query.order_by(Action.closed_at.desc(), Action.id.desc()))
 
 
 # Putting it together --------------------------------------------------------------------------------------------
