@@ -30,9 +30,12 @@ from shopper.demo import load_demo
 from shopper.extensions import db
 from shopper.orgs.models import Role
 from shopper.timeutil import utcnow
+from tests import test_phone_races as races
 from tests.conftest import make_app
 from tests.factories import SMALL_CHECKLIST, Factories
 from tests.test_migrations import database_url  # noqa: F401  (a fixture: a database of the test's own)
+
+live_app, world = races.live_app, races.world  # fixtures: a committed database that threads share
 
 BAD = {"answer-time": 240, "transfers": 3, "resolved": ("no", "Write in, they said")}
 GOOD = {"answer-time": 30, "transfers": 0, "resolved": ("yes", "Sorted"), "tone": 5}
@@ -193,12 +196,12 @@ def test_tallies_equal_a_recomputation_from_the_answers(app, make):
 
 
 def test_reopen_takes_a_walk_out_and_resubmitting_brings_it_back(app, make):
-    world = _walks(make)
-    walk = world["walks"][2]
+    walked = _walks(make)
+    walk = walked["walks"][2]
     with app.app_context():
         before = stored_tallies()
         audit = db.session.get(Audit, walk.id)
-        audits.reopen(audit, world["owner"].id, "The wait was timed wrong", utcnow())
+        audits.reopen(audit, walked["owner"].id, "The wait was timed wrong", utcnow())
         db.session.commit()
         assert db.session.scalar(select(TouchpointMeasure).filter_by(audit_id=walk.id)) is None
         assert db.session.scalar(select(ItemMeasure).filter_by(audit_id=walk.id)) is None
@@ -209,9 +212,9 @@ def test_reopen_takes_a_walk_out_and_resubmitting_brings_it_back(app, make):
         assert reopened[day][0] == 1 and before[day][0] == 2
 
         audit = db.session.get(Audit, walk.id)
-        audits.save_answer(audit, world["auditor"].id, uuid.uuid4().hex, "answer-time",
+        audits.save_answer(audit, walked["auditor"].id, uuid.uuid4().hex, "answer-time",
                            {"value": 20, "client_ts": 99}, utcnow())  # fmt: skip
-        audits.submit(audit, world["auditor"].id, uuid.uuid4().hex, utcnow())
+        audits.submit(audit, walked["auditor"].id, uuid.uuid4().hex, utcnow())
         db.session.commit()
         assert stored_tallies() == expected_tallies()
         assert latest_walks_match()
@@ -222,8 +225,8 @@ def test_reopen_takes_a_walk_out_and_resubmitting_brings_it_back(app, make):
 
 
 def test_a_stricter_target_after_publishing_rejudges_past_walks(app, make):
-    world = _walks(make)
-    org, checklist = world["org"], world["checklist"]
+    walked = _walks(make)
+    org, checklist = walked["org"], walked["checklist"]
     filters = DashboardFilters(date(2026, 1, 1), date(2026, 2, 28))
     with app.app_context():
         waits = {m.item_key: m for m in load_dashboard(org.id, filters, date(2026, 3, 1)).measures}
@@ -232,7 +235,7 @@ def test_a_stricter_target_after_publishing_rejudges_past_walks(app, make):
         stricter["touchpoints"][0]["items"][0]["target_max_s"] = 40
         row = db.session.get(Checklist, checklist.id)
         checklists.save_draft(row, stricter)
-        checklists.publish(row, world["owner"].id, utcnow())
+        checklists.publish(row, walked["owner"].id, utcnow())
         db.session.commit()
         assert stored_tallies() == expected_tallies()
         waits = {m.item_key: m for m in load_dashboard(org.id, filters, date(2026, 3, 1)).measures}
@@ -279,3 +282,22 @@ def test_the_backfill_writes_what_submissions_wrote_and_the_downgrade_drops_it(t
         } == measures
         db.session.remove()
         db.engine.dispose()
+
+
+def test_walks_of_one_site_submitted_at_once_are_all_counted(world):
+    """Three phones submit walks of the same site at the same moment: each recomputation of the shared day, week
+    and month waits for the one before (the site's lock), so none loses another's walk."""
+
+    def check(trial):
+        bases = []
+        for _ in range(3):
+            base = world.base(world.audit())
+            assert races.answer(base, "answer-time", 30 + trial)(world.client()).status_code == 200
+            bases.append(base)
+        results = races.race(world, *(races.later(trial * n, races.submit(base)) for n, base in enumerate(bases)))
+        assert [r.status for r in results] == [200, 200, 200], results
+        with world.app.app_context():
+            assert stored_tallies() == expected_tallies()
+            assert latest_walks_match()
+
+    races.trials(check, count=5)
