@@ -218,11 +218,16 @@ def _insert(conn: Connection, selects: list) -> None:
 
 
 def _lock_sites(conn: Connection, site_ids: Iterable[int]) -> None:
-    """Lock the sites' rows until the commit, in id order (PostgreSQL; a no-op on SQLite, already serialised)."""
+    """Lock the sites' rows until the commit, in id order (PostgreSQL; a no-op on SQLite, already serialised).
+
+    FOR NO KEY UPDATE, which excludes itself but not the key-share locks foreign-key checks take: a submit has
+    already written rows that refer to the site by then, and two submits each holding such a lock while asking
+    for FOR UPDATE deadlocked."""
     ids = sorted(set(site_ids))
     if ids and conn.dialect.name == "postgresql":
         sites = Site.__table__.c
-        conn.execute(select(sites.id).where(sites.id.in_(ids)).order_by(sites.id).with_for_update()).all()
+        locking = select(sites.id).where(sites.id.in_(ids)).order_by(sites.id).with_for_update(key_share=True)
+        conn.execute(locking).all()
 
 
 def _any_period(periods: list[tuple[str, date]]) -> ColumnElement[bool]:
