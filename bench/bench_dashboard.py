@@ -23,6 +23,7 @@ same number of queries at both sizes.
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -345,15 +346,15 @@ def count_queries(app, call) -> int:
 
 def build(database_url: str | None, audits: int):
     """A migrated app holding `audits` submitted audits (and ACTIONS_PER_AUDIT actions each) with their tallies:
-    its signed-in owner's client and the default and two-year dashboard URLs."""
-    app, _ = _measure.migrated_app("bench-dashboard-", database_url)
+    its signed-in owner's client, the default and two-year dashboard URLs, and its instance folder."""
+    app, instance = _measure.migrated_app("bench-dashboard-", database_url)
     data = Data(app)
     world = data.setup()
     data.add(world, audits, audits * ACTIONS_PER_AUDIT)
     org = world["orgs"][0]
     default = f"/o/{org['slug']}/dashboard/"
     wide = f"{default}?from={(NOW - timedelta(days=730)).date().isoformat()}&to={date.today().isoformat()}"
-    return app, signed_in_client(app, org["owner"]), default, wide
+    return app, signed_in_client(app, org["owner"]), default, wide, instance
 
 
 def _big_url(database_url: str | None) -> str | None:
@@ -378,7 +379,7 @@ def run(label: str, database_url: str | None) -> bool:
         print(f"data: {small:,} and {big:,} audits, generated in {time.perf_counter() - started:.0f} s", flush=True)
 
         def get(size: int, wide: bool):
-            _, client, default, two_years = apps[size]
+            _, client, default, two_years, _ = apps[size]
             response = client.get(two_years if wide else default)
             assert response.status_code == 200, response.status_code
 
@@ -409,10 +410,11 @@ def run(label: str, database_url: str | None) -> bool:
             )
         return ok
     finally:
-        for app, *_ in apps.values():
+        for app, *_, instance in apps.values():
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+            shutil.rmtree(instance, ignore_errors=True)  # the 20,000-audit SQLite file is about 500 MB
         if database_url is not None:
             _measure._drop_and_create(BIG_SCHEMA, create=False)
 
