@@ -30,3 +30,7 @@ account_changed = _signals.signal("account-changed")
 
 #: What these audits' reports show changed (a submission, an action plan): sent with `audit_ids`.
 report_changed = _signals.signal("report-changed")
+
+#: A checklist published a new version (checklists sends it, in the publishing transaction): sent with
+#: `checklist_id`, `previous` (the definition it replaces, or None) and `definition`.
+checklist_published = _signals.signal("checklist-published")

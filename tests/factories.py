@@ -192,10 +192,12 @@ class Factories:
         verdicts: dict | None = None,
     ):
         """An audit walked with `answers` (item key -> value, or (value, note)) and submitted, optionally dated
-        `submitted_at`; `verdicts` maps touchpoint keys to the wrap-up's promise kept (True/False)."""
+        `submitted_at` (its measures and tallies follow it there); `verdicts` maps touchpoint keys to the wrap-up's
+        promise kept (True/False)."""
         import uuid
 
         from shopper.audits import service as audits
+        from shopper.audits import tallies
         from shopper.audits.models import Audit
 
         audit = self.audit(org, auditor, checklist=checklist, site=site)
@@ -211,7 +213,10 @@ class Factories:
                 audits.save_visit(audit, auditor.id, uuid.uuid4().hex, key, {"promise_kept": kept, "client_ts": 1}, now)
             audits.submit(audit, auditor.id, uuid.uuid4().hex, now)
             if submitted_at is not None:
+                first = audit.submitted_at
                 audit.submitted_at = submitted_at
+                tallies.write_measures(audit)
+                tallies.retally(db.session.connection(), audit.org_id, audit.site_id, audit.checklist_id, first)
             db.session.commit()
             return db.session.get(Audit, audit.id)
 

@@ -241,3 +241,83 @@ class SyncOp(db.Model):
     status_code: Mapped[int] = mapped_column(SmallInteger)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TouchpointMeasure(db.Model):
+    """One touchpoint of one submitted audit as the dashboard counts it, written at submission (see measures.py)."""
+
+    __tablename__ = "touchpoint_measure"
+    __table_args__ = (UniqueConstraint("audit_id", "touchpoint_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
+    touchpoint_key: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    walked: Mapped[bool] = mapped_column(Boolean)
+    #: walked, and its promise kept (the wrap-up's verdict, else no finding in the touchpoint)
+    kept: Mapped[bool] = mapped_column(Boolean)
+
+
+class ItemMeasure(db.Model):
+    """One numeric answer of one submitted audit (a wait, a count), written at submission. Whether it is within
+    target is judged when tallied, against the checklist's newest target."""
+
+    __tablename__ = "item_measure"
+    __table_args__ = (UniqueConstraint("audit_id", "item_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class TallyKind(StrEnum):
+    WALKS = "walks"  # key "": n walks, scored/total their scores
+    TOUCHPOINTS = "touchpoints"  # key the touchpoint: n walked, scored/total its scores, kept promises kept
+    ITEMS = "items"  # key the item: n answers, total their values, kept answers within the newest target
+    FINDINGS = "findings"  # key the item: n walks that found it, kept critical ones, last_at the latest
+
+
+class MeasureTally(db.Model):
+    """The sums of the measures of one organization's submitted walks of one checklist at one site, per day, week
+    (starting Monday) and month (UTC), recomputed from the per-audit measures on every submit and reopen of a walk
+    in the period. The dashboard reads these, never the answers."""
+
+    __tablename__ = "measure_tally"
+    __table_args__ = (
+        UniqueConstraint("org_id", "site_id", "checklist_id", "grain", "period", "kind", "key"),
+        CheckConstraint("grain IN ('day', 'week', 'month')", name="grain_known"),
+        Index("ix_measure_tally_org_kind_grain_period", "org_id", "kind", "grain", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
+    grain: Mapped[str] = mapped_column(String(5))
+    #: the first day of the day, week or month
+    period: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(12))
+    key: Mapped[str] = mapped_column(String(64))
+    n: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    kept: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LatestWalks(db.Model):
+    """An organization's latest submitted walks of one checklist, rewritten on every submit and reopen of one: the
+    portfolio and "compared with similar businesses" read one row per client and checklist, not every audit."""
+
+    __tablename__ = "latest_walks"
+    __table_args__ = (UniqueConstraint("org_id", "checklist_id"), Index("ix_latest_walks_checklist", "checklist_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
+    #: the latest walk
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: up to RECENT_WALKS (audits.tallies) walks, newest first: [audit id, submitted at (ISO), score or null]
+    recent: Mapped[list[Any]] = mapped_column(JSON)

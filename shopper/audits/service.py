@@ -26,6 +26,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shopper.accounts.models import User
+from shopper.audits import tallies
 from shopper.audits.models import (
     Answer,
     Audit,
@@ -783,6 +784,7 @@ def submit(audit: Audit, user_id: int, op_id: str, now: datetime) -> Applied:
         audit.score = result.overall
         audit.result = stored_result(result)
         db.session.add(AuditEvent(audit_id=audit.id, kind="submitted", user_id=user_id, at=now))
+        tallies.write_measures(audit)
         return Applied(200, {"status": "submitted", "score": result.overall, "findings": len(result.findings)})
 
     return _idempotent(op_id, body_hash("submit", ""), audit, user_id, "submit", now, apply)
@@ -797,7 +799,10 @@ def reopen(audit: Audit, user_id: int, reason: str, now: datetime) -> None:
         raise AuditError("Say why the audit is reopened: the auditor and the history will show it.", 422)
     if len(reason) > MAX_NOTE:
         raise AuditError(f"Keep the reason under {MAX_NOTE} characters.", 422)
+    submitted_at = audit.submitted_at
     audit.status = AuditStatus.IN_PROGRESS
     audit.submitted_at = None
     audit.revision += 1
     db.session.add(AuditEvent(audit_id=audit.id, kind="reopened", reason=reason, user_id=user_id, at=now))
+    if submitted_at is not None:
+        tallies.clear_measures(audit, submitted_at)

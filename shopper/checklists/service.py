@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from shopper import events
 from shopper.checklists import io
 from shopper.checklists.builtin import get_builtin
 from shopper.checklists.changes import summarize_changes
@@ -111,6 +112,9 @@ def _publish(checklist: Checklist, user_id: int | None, now: datetime) -> Checkl
     checklist.title = definition["title"]
     checklist.description = definition.get("description", "")
     db.session.flush()  # current_version_id is set: an audit may start on it in the same transaction
+    events.checklist_published.send(
+        checklist, checklist_id=checklist.id, previous=previous.definition if previous else None, definition=definition
+    )
     return version
 
 

@@ -29,7 +29,8 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from shopper.actions.models import Action, ActionStatus
-from shopper.audits.models import Audit, AuditStatus
+from shopper.audits.models import Audit, LatestWalks
+from shopper.audits.tallies import RECENT_WALKS
 from shopper.checklists.models import Checklist, ChecklistVersion, SharedWith
 from shopper.extensions import db
 from shopper.orgs.access import roles_in
@@ -41,7 +42,7 @@ MIN_CLIENTS = 3
 #: a client this many points or more under the average is highlighted
 GAP = 10
 #: the portfolio's trend line: this many latest submitted audits
-TREND_LENGTH = 6
+TREND_LENGTH = RECENT_WALKS
 ACTIVE_ACTIONS = (ActionStatus.OPEN.value, ActionStatus.DOING.value)
 
 
@@ -296,30 +297,24 @@ def _sort_key(line: ClientLine):
 
 def _latest_scores(consultancy_id: int, client_ids: list[int]) -> dict[int, list[tuple[float | None, datetime]]]:
     """Client id -> (score, submitted at) of its TREND_LENGTH latest submitted audits on the consultancy's
-    checklists, newest first. A client's audits on its own checklists stay out: a trend that went from one
-    journey to another would compare unlike things."""
-    ranked = (
-        select(
-            Audit.org_id,
-            Audit.score,
-            Audit.submitted_at,
-            func.row_number()
-            .over(partition_by=Audit.org_id, order_by=(Audit.submitted_at.desc(), Audit.id.desc()))
-            .label("rank"),
+    checklists, newest first, from each client's latest walks per checklist (one row per client and checklist). A
+    client's audits on its own checklists stay out: a trend that went from one journey to another would compare
+    unlike things."""
+    rows = db.session.execute(
+        select(LatestWalks.org_id, LatestWalks.recent).where(
+            LatestWalks.org_id.in_(client_ids),
+            LatestWalks.checklist_id.in_(select(Checklist.id).where(Checklist.org_id == consultancy_id)),
         )
-        .where(
-            Audit.org_id.in_(client_ids),
-            Audit.status == AuditStatus.SUBMITTED,
-            Audit.checklist_id.in_(select(Checklist.id).where(Checklist.org_id == consultancy_id)),
-        )
-        .subquery()
     )
-    found: dict[int, list[tuple[float | None, datetime]]] = {}
-    for org_id, score, submitted_at, _ in db.session.execute(
-        select(ranked).where(ranked.c.rank <= TREND_LENGTH).order_by(ranked.c.org_id, ranked.c.rank)
-    ):
-        found.setdefault(org_id, []).append((score, submitted_at))
-    return found
+    walks: dict[int, list[tuple[datetime, int, float | None]]] = {}
+    for org_id, recent in rows:
+        walks.setdefault(org_id, []).extend(
+            (datetime.fromisoformat(at), audit_id, score) for audit_id, at, score in recent
+        )
+    return {
+        org_id: [(score, at) for at, _, score in sorted(found, reverse=True)[:TREND_LENGTH]]
+        for org_id, found in walks.items()
+    }
 
 
 def _action_counts(client_ids: list[int], today: date) -> dict[int, tuple[int, int]]:
@@ -388,21 +383,15 @@ def shared_checklists(consultancy_id: int) -> list[SharedChecklist]:
 
 def _latest_results(narrow, checklist_ids: list[int]) -> list[Any]:
     """(org id, checklist id, result, submitted at) of the latest submitted audit per organization and checklist,
-    among the audits `narrow` (a function adding joins and conditions to the query) keeps."""
-    query = select(
-        Audit.org_id,
-        Audit.checklist_id,
-        Audit.result,
-        Audit.submitted_at,
-        func.row_number()
-        .over(
-            partition_by=(Audit.org_id, Audit.checklist_id),
-            order_by=(Audit.submitted_at.desc(), Audit.id.desc()),
-        )
-        .label("rank"),
-    ).where(Audit.checklist_id.in_(checklist_ids), Audit.status == AuditStatus.SUBMITTED)
-    ranked = narrow(query).subquery()
-    return list(db.session.execute(select(ranked).where(ranked.c.rank == 1)))
+    among the audits `narrow` (a function adding joins and conditions to the query) keeps: one row of latest_walks
+    per organization and checklist, whatever the number of audits."""
+    query = (
+        select(Audit.org_id, Audit.checklist_id, Audit.result, Audit.submitted_at)
+        .select_from(LatestWalks)
+        .join(Audit, Audit.id == LatestWalks.audit_id)
+        .where(LatestWalks.checklist_id.in_(checklist_ids))
+    )
+    return list(db.session.execute(narrow(query)))
 
 
 def _titles(definition: Mapping[str, Any] | None) -> list[tuple[str, str]]:
@@ -469,9 +458,7 @@ def comparisons_for_client(client_id: int, through: Organization | None = None) 
     consultancy's checklists: another consultancy's clients are none of its business. One query when there is
     nothing to compare, two otherwise."""
     current = aliased(ChecklistVersion)
-    walked = exists().where(
-        Audit.org_id == client_id, Audit.checklist_id == Checklist.id, Audit.status == AuditStatus.SUBMITTED
-    )
+    walked = exists().where(LatestWalks.org_id == client_id, LatestWalks.checklist_id == Checklist.id)
     query = (
         select(Checklist.id, Checklist.title, Organization.name, current.definition)
         .join(Organization, Organization.id == Checklist.org_id)

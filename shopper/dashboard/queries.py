@@ -1,10 +1,13 @@
-"""The dashboard's figures, aggregated in SQL: a fixed number of queries whatever the number of audits.
+"""The dashboard's figures, read from the tallies written at submission: a fixed number of queries, and a fixed
+amount of data read, whatever the number of audits.
 
-Every figure starts from the organization's submitted audits in the chosen date range (by submission date), site
-and checklist. Touchpoints and items are grouped by their stable keys, so walks of different checklist versions add
-up. Touchpoint scores and counts come from the result stored at submission (`audit.result`), read with the
-database's own JSON functions (SQLite's json_each, PostgreSQL's json_to_recordset); a touchpoint's promise counts as
-kept by the report's rule (the wrap-up's verdict, else no finding in that touchpoint), among the walked touchpoints.
+Every figure is made of the organization's submitted walks in the chosen date range (by submission date, UTC), site
+and checklist. Rather than every answer in the range, it reads the tallies of shopper.audits.tallies (per site,
+checklist and day, week or month), picking the coarsest that tile the range: whole months (or weeks) inside it,
+weeks and days at its edges, so a year is some twenty tally periods. Touchpoints and items are grouped by their
+stable keys, so walks of different checklist versions add up; a touchpoint's promise counts as kept by the
+report's rule (the wrap-up's verdict, else no finding in that touchpoint), among the walked touchpoints; a wait or
+count is within target against the checklist's newest target.
 """
 
 from __future__ import annotations
@@ -15,28 +18,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Float,
-    Integer,
     Select,
-    Text,
     and_,
     case,
-    cast,
-    column,
-    exists,
-    false,
     func,
-    literal,
     or_,
     select,
-    text,
-    true,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 
 from shopper.accounts.models import User
 from shopper.actions.models import Action, ActionStatus
-from shopper.audits.models import Answer, Audit, AuditStatus, Finding, TouchpointVisit
+from shopper.audits.models import Audit, AuditStatus, MeasureTally, TallyKind
+from shopper.audits.tallies import period_end
 from shopper.checklists.items import item_type
 from shopper.checklists.models import Checklist, ChecklistVersion
 from shopper.checklists.schema import iter_items
@@ -102,33 +97,6 @@ def bucket(column, unit: str, dialect: str):
     if unit == "month":
         return func.strftime("%Y-%m-01", column)
     return func.date(column, "weekday 0", "-6 days")
-
-
-def _touchpoint_rows(dialect: str):
-    """The touchpoints of `audit.result` as rows: (from clause, key, score, answered)."""
-    if dialect == "postgresql":
-        # json_to_recordset parses each result once; ->> on a json value would parse it again for every field
-        rows = (
-            func.json_to_recordset(Audit.result["touchpoints"])
-            .table_valued(column("key", Text), column("score", Float), column("answered", Integer))
-            .render_derived(name="tp", with_types=True)
-        )
-        return rows, rows.c.key, rows.c.score, rows.c.answered
-    rows = func.json_each(Audit.result, "$.touchpoints").table_valued("value").alias("tp")
-    value = rows.c.value
-    return (
-        rows,
-        func.json_extract(value, "$.key"),
-        func.json_extract(value, "$.score"),
-        func.json_extract(value, "$.answered"),
-    )
-
-
-def _number(column, dialect: str):
-    """A JSON answer value as a number, or NULL when it is not a number."""
-    if dialect == "postgresql":
-        return case((func.json_typeof(column) == "number", cast(cast(column, Text), Float)))
-    return case((func.json_type(column).in_(["integer", "real"]), func.json_extract(column, "$")))
 
 
 def conditions(org_id: int, filters: DashboardFilters) -> list:
@@ -259,67 +227,145 @@ class Dashboard:
 # Queries --------------------------------------------------------------------------------------------------------
 
 
+def tiles(filters: DashboardFilters) -> dict[str, list[date]]:
+    """Grain -> the starts of the tally periods that exactly tile the range, each inside one chart period: whole
+    months (for a monthly chart), whole weeks within one chart period, and days at the edges."""
+    found: dict[str, list[date]] = {"day": [], "week": [], "month": []}
+    day = filters.date_from
+    while day <= filters.date_to:
+        month_end = period_end(day, "month") - timedelta(days=1)
+        week_end = day + timedelta(days=6)
+        if filters.unit == "month" and day.day == 1 and month_end <= filters.date_to:
+            grain, last = "month", month_end
+        elif (
+            day.weekday() == 0
+            and week_end <= filters.date_to
+            and (filters.unit == "week" or week_end.month == day.month)
+        ):
+            grain, last = "week", week_end
+        else:
+            grain, last = "day", day
+        found[grain].append(day)
+        day = last + timedelta(days=1)
+    return found
+
+
+def _tallies(query: Select, org_id: int, filters: DashboardFilters, kind: TallyKind) -> Select:
+    """`query` restricted to the organization's tallies of `kind` that tile the range, site and checklist."""
+    tiled = [
+        and_(MeasureTally.grain == grain, MeasureTally.period.in_(starts))
+        for grain, starts in tiles(filters).items()
+        if starts
+    ]
+    query = query.where(MeasureTally.org_id == org_id, MeasureTally.kind == kind.value, or_(*tiled))
+    if filters.site_id:
+        query = query.where(MeasureTally.site_id == filters.site_id)
+    if filters.checklist_id:
+        query = query.where(MeasureTally.checklist_id == filters.checklist_id)
+    return query
+
+
+def _nth_latest(pairs, org_id: int, filters: DashboardFilters, offset: int):
+    """The id of a site's `offset`-th latest walk of a checklist in the range (0: the latest), by an index seek."""
+    walk = aliased(Audit)
+    return (
+        select(walk.id)
+        .where(
+            walk.site_id == pairs.c.site_id,
+            walk.checklist_id == pairs.c.checklist_id,
+            walk.status == AuditStatus.SUBMITTED,
+            walk.org_id == org_id,
+            walk.submitted_at >= filters.start,
+            walk.submitted_at < filters.end,
+        )
+        .order_by(walk.submitted_at.desc(), walk.id.desc())
+        .limit(1)
+        .offset(offset)
+        .scalar_subquery()
+    )
+
+
 def site_scores(org_id: int, filters: DashboardFilters) -> list[SiteScore]:
     """The latest score per site and checklist, with the walk before it and the number of walks."""
-    partition = (Audit.site_id, Audit.checklist_id)
-    ranked = _scope(
-        select(
-            Audit.site_id,
-            Audit.checklist_id,
-            Audit.score,
-            Audit.submitted_at,
-            func.row_number()
-            .over(partition_by=partition, order_by=(Audit.submitted_at.desc(), Audit.id.desc()))
-            .label("rank"),
-            func.lag(Audit.score).over(partition_by=partition, order_by=(Audit.submitted_at, Audit.id)).label("prev"),
-            func.count().over(partition_by=partition).label("walks"),
-        ),
-        org_id,
-        filters,
+    pairs = (
+        _tallies(
+            select(MeasureTally.site_id, MeasureTally.checklist_id, func.sum(MeasureTally.n).label("walks")),
+            org_id,
+            filters,
+            TallyKind.WALKS,
+        )
+        .group_by(MeasureTally.site_id, MeasureTally.checklist_id)
+        .subquery()
+    )
+    ranked = select(
+        pairs,
+        _nth_latest(pairs, org_id, filters, 0).label("latest_id"),
+        _nth_latest(pairs, org_id, filters, 1).label("previous_id"),
     ).subquery()
+    latest, previous = aliased(Audit), aliased(Audit)
     rows = db.session.execute(
-        select(ranked, Site.name.label("site"), Checklist.title.label("checklist"))
+        select(
+            ranked.c.site_id,
+            ranked.c.checklist_id,
+            ranked.c.walks,
+            latest.score,
+            latest.submitted_at,
+            previous.score.label("prev"),
+            Site.name.label("site"),
+            Checklist.title.label("checklist"),
+        )
+        .join(latest, latest.id == ranked.c.latest_id)
+        .outerjoin(previous, previous.id == ranked.c.previous_id)
         .join(Site, Site.id == ranked.c.site_id)
         .join(Checklist, Checklist.id == ranked.c.checklist_id)
-        .where(ranked.c.rank == 1)
         .order_by(Site.name, Checklist.title)
     )
     return [
-        SiteScore(r.site_id, r.site, r.checklist_id, r.checklist, r.score, r.prev, r.submitted_at, r.walks)
+        SiteScore(r.site_id, r.site, r.checklist_id, r.checklist, r.score, r.prev, r.submitted_at, int(r.walks))
         for r in rows
     ]
 
 
+def _period(filters: DashboardFilters, dialect: str):
+    return bucket(MeasureTally.period, filters.unit, dialect).label("period")
+
+
 def overall_trend(org_id: int, filters: DashboardFilters, dialect: str) -> list[Point]:
-    period = bucket(Audit.submitted_at, filters.unit, dialect).label("period")
-    rows = db.session.execute(
-        _scope(select(period, func.avg(Audit.score), func.count()), org_id, filters).group_by(period).order_by(period)
-    )
-    return [Point(r[0], _round(r[1]), r[2]) for r in rows]
+    """The average score and the number of walks per chart period."""
+    period = _period(filters, dialect)
+    t = MeasureTally
+    query = select(period, func.sum(t.total), func.sum(t.scored), func.sum(t.n))
+    rows = db.session.execute(_tallies(query, org_id, filters, TallyKind.WALKS).group_by(period).order_by(period))
+    return [Point(r[0], _round(r[1] / r[2]) if r[2] else None, int(r[3])) for r in rows]
 
 
 def touchpoint_rows(org_id: int, filters: DashboardFilters, dialect: str) -> list[Any]:
-    """(period, touchpoint key, average score, scored walks, walked, kept) per period and touchpoint."""
-    rows, key, score, answered = _touchpoint_rows(dialect)
-    period = bucket(Audit.submitted_at, filters.unit, dialect).label("period")
-    visit = aliased(TouchpointVisit)
-    walked = or_(answered > 0, visit.effort.is_not(None), visit.promise_kept.is_not(None))
-    no_finding = ~exists().where(Finding.audit_id == Audit.id, Finding.touchpoint_key == key)
-    kept = case((visit.promise_kept.is_not(None), visit.promise_kept), else_=no_finding)
-    query = (
-        select(
-            period,
-            key.label("key"),
-            func.avg(score),
-            func.count(score),
-            func.sum(case((walked, 1), else_=0)),
-            func.sum(case((and_(walked, kept), 1), else_=0)),
-        )
-        .select_from(Audit)
-        .join(rows, true())
-        .outerjoin(visit, and_(visit.audit_id == Audit.id, visit.touchpoint_key == key))
+    """(period, touchpoint key, average score, scored walks, walked, kept) per chart period and touchpoint."""
+    period = _period(filters, dialect)
+    t = MeasureTally
+    query = select(
+        period,
+        t.key,
+        case((func.sum(t.scored) > 0, func.sum(t.total) / func.sum(t.scored))),
+        func.sum(t.scored),
+        func.sum(t.n),
+        func.sum(t.kept),
     )
-    return list(db.session.execute(_scope(query, org_id, filters).group_by(period, key).order_by(period)))
+    query = _tallies(query, org_id, filters, TallyKind.TOUCHPOINTS).group_by(period, t.key).order_by(period)
+    return list(db.session.execute(query))
+
+
+def checklist_versions(org_id: int, filters: DashboardFilters) -> list[ChecklistVersion]:
+    """Every version of the checklists walked in the range, newest first: the newest wording of a key wins, and
+    a wait is judged against the newest target, as the tallies are."""
+    walked = _tallies(select(MeasureTally.checklist_id), org_id, filters, TallyKind.WALKS)
+    return list(
+        db.session.scalars(
+            select(ChecklistVersion)
+            .where(ChecklistVersion.checklist_id.in_(walked))
+            .order_by(ChecklistVersion.checklist_id, ChecklistVersion.number.desc())
+        )
+    )
 
 
 def versions_in(org_id: int, filters: DashboardFilters) -> list[ChecklistVersion]:
@@ -359,59 +405,35 @@ def measured_items(versions: Iterable[ChecklistVersion]) -> dict[tuple[int, str]
     return found
 
 
-def measure_rows(org_id: int, filters: DashboardFilters, dialect: str, measured: dict) -> list[Any]:
-    """(period, checklist, item key, sum of values, answers, answers within target) for the measured items' keys,
-    each against its newest target; one query, also when there is nothing to measure."""
-    period = bucket(Audit.submitted_at, filters.unit, dialect).label("period")
-    value = _number(Answer.value, dialect)
-    pairs = list(measured)
-    if pairs:
-        target = case(
-            *(
-                (and_(Audit.checklist_id == checklist_id, Answer.item_key == item_key), item.target)
-                for (checklist_id, item_key), item in measured.items()
-            )
-        )
-        # a plain IN on the key can use the answer index; pairs of other checklists are dropped by the caller
-        wanted = Answer.item_key.in_(sorted({item_key for _, item_key in pairs}))
-    else:
-        target, wanted = literal(0.0), false()
-    query = (
-        select(
-            period,
-            Audit.checklist_id,
-            Answer.item_key,
-            func.sum(value),
-            func.count(value),
-            func.sum(case((value <= target, 1), else_=0)),
-        )
-        .select_from(Audit)
-        .join(Answer, Answer.audit_id == Audit.id)
-        .where(wanted)
-    )
-    query = _scope(query, org_id, filters).group_by(period, Audit.checklist_id, Answer.item_key).order_by(period)
-    return list(db.session.execute(query))
+def measure_rows(org_id: int, filters: DashboardFilters, dialect: str) -> list[Any]:
+    """(period, checklist, item key, sum of values, answers, answers within target) for the measured items."""
+    period = _period(filters, dialect)
+    t = MeasureTally
+    query = select(period, t.checklist_id, t.key, func.sum(t.total), func.sum(t.n), func.sum(t.kept))
+    query = _tallies(query, org_id, filters, TallyKind.ITEMS).group_by(period, t.checklist_id, t.key)
+    return list(db.session.execute(query.order_by(period)))
 
 
 def recurring_findings(org_id: int, filters: DashboardFilters) -> list[Any]:
     """The items found wanting in most walks, by checklist and item key (a walk has at most one finding per item)."""
-    query = (
-        select(
-            Audit.checklist_id,
-            Finding.item_key,
-            func.count().label("audits"),
-            func.max(case((Finding.critical, 1), else_=0)).label("critical"),
-            func.max(Audit.submitted_at).label("last_seen"),
-        )
-        .select_from(Finding)
-        .join(Audit, Audit.id == Finding.audit_id)
+    t = MeasureTally
+    audits = func.sum(t.n)
+    query = select(
+        t.checklist_id,
+        t.key.label("item_key"),
+        audits.label("audits"),
+        func.max(t.kept).label("critical"),
+        func.max(t.last_at).label("last_seen"),
     )
-    query = _scope(query, org_id, filters).group_by(Audit.checklist_id, Finding.item_key)
-    return list(db.session.execute(query.order_by(func.count().desc(), Finding.item_key).limit(RECURRING_LIMIT)))
+    query = _tallies(query, org_id, filters, TallyKind.FINDINGS).group_by(t.checklist_id, t.key)
+    return list(db.session.execute(query.order_by(audits.desc(), t.key).limit(RECURRING_LIMIT)))
 
 
 def _actions_scope(query: Select, org_id: int, filters: DashboardFilters) -> Select:
+    """`query` on the organization's actions; joined to their audits only to narrow by site or checklist."""
     query = query.where(Action.org_id == org_id)
+    if filters.site_id or filters.checklist_id:
+        query = query.join(Audit, Audit.id == Action.audit_id)
     if filters.site_id:
         query = query.where(Audit.site_id == filters.site_id)
     if filters.checklist_id:
@@ -420,16 +442,21 @@ def _actions_scope(query: Select, org_id: int, filters: DashboardFilters) -> Sel
 
 
 def action_counts(org_id: int, filters: DashboardFilters, today: date) -> ActionCounts:
-    """Open and overdue now; done and won't fix closed within the range."""
-    active = Action.status.in_(ACTIVE)
+    """Open and overdue now; done and won't fix closed within the range. Each count is a range of an index on
+    (organization, status, due date or closing date), read without the table when no site or checklist narrows it."""
     in_range = and_(Action.closed_at >= filters.start, Action.closed_at < filters.end)
-    query = select(
-        func.sum(case((active, 1), else_=0)),
-        func.sum(case((and_(active, Action.due_on < today), 1), else_=0)),
-        func.sum(case((and_(Action.status == ActionStatus.DONE, in_range), 1), else_=0)),
-        func.sum(case((and_(Action.status == ActionStatus.WONT_FIX, in_range), 1), else_=0)),
-    ).join(Audit, Audit.id == Action.audit_id)
-    row = db.session.execute(_actions_scope(query, org_id, filters)).one()
+
+    def count(*where) -> Any:
+        return _actions_scope(select(func.count()).select_from(Action).where(*where), org_id, filters).scalar_subquery()
+
+    row = db.session.execute(
+        select(
+            count(Action.status.in_(ACTIVE)),
+            count(Action.status.in_(ACTIVE), Action.due_on < today),
+            count(Action.status == ActionStatus.DONE, in_range),
+            count(Action.status == ActionStatus.WONT_FIX, in_range),
+        )
+    ).one()
     return ActionCounts(*(int(value or 0) for value in row))
 
 
@@ -459,18 +486,29 @@ def _action_columns() -> Select:
 
 
 def overdue_actions(org_id: int, filters: DashboardFilters, today: date) -> list[ActionLine]:
-    query = _action_columns().where(Action.status.in_(ACTIVE), Action.due_on < today)
-    return _action_lines(_actions_scope(query, org_id, filters).order_by(Action.due_on, Action.id).limit(LIST_LIMIT))
+    """The longest overdue open or in-progress actions: the first few of each status, read in the order of the
+    (organization, status, due date) index, then merged; never a sort of every overdue action."""
+    firsts = []
+    for status in ACTIVE:
+        first = _actions_scope(
+            select(Action.id).where(Action.status == status, Action.due_on < today), org_id, filters
+        ).order_by(Action.due_on, Action.id)
+        firsts.append(select(first.limit(LIST_LIMIT).subquery().c.id))
+    query = _action_columns().where(Action.id.in_(union_all(*firsts)))
+    return _action_lines(query.order_by(Action.due_on, Action.id).limit(LIST_LIMIT))
 
 
 def improved(org_id: int, filters: DashboardFilters) -> list[ActionLine]:
     """ "What we improved": actions closed as done within the range, the latest first."""
-    query = _action_columns().where(
-        Action.status == ActionStatus.DONE, Action.closed_at >= filters.start, Action.closed_at < filters.end
-    )
-    return _action_lines(
-        _actions_scope(query, org_id, filters).order_by(Action.closed_at.desc(), Action.id.desc()).limit(LIST_LIMIT)
-    )
+    latest = _actions_scope(
+        select(Action.id).where(
+            Action.status == ActionStatus.DONE, Action.closed_at >= filters.start, Action.closed_at < filters.end
+        ),
+        org_id,
+        filters,
+    ).order_by(Action.closed_at.desc(), Action.id.desc())
+    query = _action_columns().where(Action.id.in_(select(latest.limit(LIST_LIMIT).subquery().c.id)))
+    return _action_lines(query.order_by(Action.closed_at.desc(), Action.id.desc()))
 
 
 # Putting it together --------------------------------------------------------------------------------------------
@@ -496,12 +534,8 @@ def periods_between(filters: DashboardFilters) -> list[str]:
 def load_dashboard(org_id: int, filters: DashboardFilters, today: date) -> Dashboard:
     """Every figure of the dashboard in nine queries, however many audits, answers and actions there are."""
     dialect = _dialect()
-    if dialect == "postgresql":
-        # The JSON table functions are estimated at 100 rows per audit, which makes PostgreSQL compile these queries
-        # with JIT: ~250 ms of compiling for a few tens of milliseconds of work. Off for this transaction only.
-        db.session.execute(text("SET LOCAL jit = off"))
     overall = overall_trend(org_id, filters, dialect)
-    versions = versions_in(org_id, filters)
+    versions = checklist_versions(org_id, filters)
     titles: dict[str, str] = {}  # touchpoint key -> title
     order: dict[str, int] = {}  # touchpoint key -> position
     checklist_titles: dict[int, str] = {}
@@ -539,7 +573,7 @@ def load_dashboard(org_id: int, filters: DashboardFilters, today: date) -> Dashb
     measured = measured_items(versions)
     series: dict[tuple[int, str], list[Point]] = {}
     within: dict[tuple[int, str], int] = {}
-    for period, checklist_id, item_key, total, count, met in measure_rows(org_id, filters, dialect, measured):
+    for period, checklist_id, item_key, total, count, met in measure_rows(org_id, filters, dialect):
         if (checklist_id, item_key) not in measured:
             continue
         average = _round(float(total) / count) if count else None
